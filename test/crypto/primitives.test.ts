@@ -1,0 +1,94 @@
+// Primitives: RFC known-answer vectors for both implementations (node:crypto and WebCrypto), plus
+// random cross-checks against @noble/* (the audited reference).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { x25519 as nobleX, ed25519 as nobleEd } from '@noble/curves/ed25519.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { nodePrimitives } from '../../src/crypto/primitives/node.js'
+import { webPrimitives } from '../../src/crypto/primitives/web.js'
+import { PrimitiveError, type CryptoPrimitives } from '../../src/crypto/primitives/types.js'
+import { hex, toHex } from '../helpers/bytes.js'
+
+const impls: CryptoPrimitives[] = [nodePrimitives, webPrimitives]
+
+for (const p of impls) {
+  test(`${p.name}: X25519 RFC 7748 §6.1 vector`, async () => {
+    const a = hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')
+    const b = hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb')
+    const aPub = await p.x25519PublicKey(a)
+    assert.equal(toHex(aPub), '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a')
+    const bPub = await p.x25519PublicKey(b)
+    assert.equal(toHex(await p.x25519(a, bPub)), '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742')
+  })
+
+  test(`${p.name}: X25519 refuses a low-order point and wrong lengths with PrimitiveError`, async () => {
+    const kp = await p.x25519Generate()
+    await assert.rejects(p.x25519(kp.privateKey, new Uint8Array(32)), PrimitiveError)
+    await assert.rejects(p.x25519(kp.privateKey, new Uint8Array(31)), PrimitiveError)
+  })
+
+  test(`${p.name}: Ed25519 RFC 8032 §7.1 test 2`, async () => {
+    const seed = hex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb')
+    const pub = await p.ed25519PublicKey(seed)
+    assert.equal(toHex(pub), '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c')
+    const sig = await p.ed25519Sign(seed, hex('72'))
+    assert.equal(toHex(sig), '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00')
+    assert.equal(await p.ed25519Verify(pub, hex('72'), sig), true)
+    const bad = sig.slice(); bad[5]! ^= 1
+    assert.equal(await p.ed25519Verify(pub, hex('72'), bad), false)
+    assert.equal(await p.ed25519Verify(pub.subarray(1), hex('72'), sig), false)
+  })
+
+  test(`${p.name}: HKDF-SHA256 RFC 5869 A.1 and HMAC-SHA256 RFC 4231 case 2`, async () => {
+    const okm = await p.hkdfSha256(hex('0b'.repeat(22)), hex('000102030405060708090a0b0c'), hex('f0f1f2f3f4f5f6f7f8f9'), 42)
+    assert.equal(toHex(okm), '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865')
+    const mac = await p.hmacSha256(new TextEncoder().encode('Jefe'), new TextEncoder().encode('what do ya want for nothing?'))
+    assert.equal(toHex(mac), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843')
+  })
+
+  test(`${p.name}: AES-CBC and AES-GCM round trip; tampering is refused`, async () => {
+    const key = p.randomBytes(32); const iv = p.randomBytes(16); const nonce = p.randomBytes(12)
+    for (const len of [0, 1, 15, 16, 17, 1000]) {
+      const pt = p.randomBytes(len)
+      const ct = await p.aesCbcEncrypt(key, iv, pt)
+      assert.equal(ct.length, (Math.floor(len / 16) + 1) * 16)
+      assert.deepEqual(await p.aesCbcDecrypt(key, iv, ct), pt)
+      const sealed = await p.aesGcmEncrypt(key, nonce, pt, hex('aa'))
+      assert.deepEqual(await p.aesGcmDecrypt(key, nonce, sealed, hex('aa')), pt)
+      const t = sealed.slice(); t[t.length - 1]! ^= 0x80
+      await assert.rejects(p.aesGcmDecrypt(key, nonce, t, hex('aa')), PrimitiveError)
+      await assert.rejects(p.aesGcmDecrypt(key, nonce, sealed, hex('ab')), PrimitiveError)
+    }
+    await assert.rejects(p.aesCbcDecrypt(key, iv, p.randomBytes(15)), PrimitiveError)
+  })
+}
+
+test('node:crypto and WebCrypto agree with @noble on random inputs', async () => {
+  for (let i = 0; i < 50; i++) {
+    const a = nodePrimitives.randomBytes(32); const b = nodePrimitives.randomBytes(32)
+    const bPub = nobleX.getPublicKey(b)
+    const expected = toHex(nobleX.getSharedSecret(a, bPub))
+    assert.equal(toHex(await nodePrimitives.x25519(a, bPub)), expected)
+    assert.equal(toHex(await webPrimitives.x25519(a, bPub)), expected)
+    const msg = nodePrimitives.randomBytes(i * 7)
+    const sig = await nodePrimitives.ed25519Sign(a, msg)
+    assert.equal(toHex(sig), toHex(nobleEd.sign(msg, a)))
+    assert.equal(toHex(await webPrimitives.ed25519Sign(a, msg)), toHex(sig))
+    const ikm = nodePrimitives.randomBytes(32); const salt = nodePrimitives.randomBytes(i % 2 === 0 ? 0 : 32)
+    const info = nodePrimitives.randomBytes(5)
+    const ref = toHex(hkdf(sha256, ikm, salt, info, 80))
+    assert.equal(toHex(await nodePrimitives.hkdfSha256(ikm, salt, info, 80)), ref)
+    assert.equal(toHex(await webPrimitives.hkdfSha256(ikm, salt, info, 80)), ref)
+    const key = nodePrimitives.randomBytes(32); const iv = nodePrimitives.randomBytes(16)
+    assert.equal(toHex(await webPrimitives.aesCbcEncrypt(key, iv, msg)), toHex(await nodePrimitives.aesCbcEncrypt(key, iv, msg)))
+  }
+})
+
+test('scrypt: node:crypto and @noble agree (RFC 7914 §12 vector 2)', async () => {
+  const params = { N: 1024, r: 8, p: 16 }
+  const enc = new TextEncoder()
+  const expected = 'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640'
+  assert.equal(toHex(await nodePrimitives.scrypt(enc.encode('password'), enc.encode('NaCl'), params, 64)), expected)
+  assert.equal(toHex(await webPrimitives.scrypt(enc.encode('password'), enc.encode('NaCl'), params, 64)), expected)
+})
