@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint'
 const noRestricted = (patterns) => ['error', { patterns }]
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/wire/gen/**'] },
+  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'src/**/gen/**', 'coverage/**'] },
   js.configs.recommended,
   {
     files: ['**/*.cjs', '**/*.mjs', '**/*.js'],

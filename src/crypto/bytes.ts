@@ -36,3 +36,27 @@ export const utf8 = {
 export function wipe (...buffers: Array<Uint8Array | undefined>): void {
   for (const b of buffers) b?.fill(0)
 }
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+/** RFC 4648 §5 base64url without padding. */
+export function toBase64Url (b: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < b.length; i += 3) {
+    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0)
+    const chars = i + 2 < b.length ? 4 : i + 1 < b.length ? 3 : 2
+    for (let j = 0; j < chars; j++) out += B64URL[(n >> (18 - 6 * j)) & 63]
+  }
+  return out
+}
+export function fromBase64Url (s: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) throw new TypeError('invalid base64url')
+  const out = new Uint8Array(Math.floor(s.length * 3 / 4))
+  let o = 0
+  for (let i = 0; i < s.length; i += 4) {
+    let n = 0
+    const chunk = s.slice(i, i + 4)
+    for (let j = 0; j < 4; j++) n = (n << 6) | (j < chunk.length ? B64URL.indexOf(chunk[j]!) : 0)
+    for (let j = 0; j < chunk.length - 1; j++) out[o++] = (n >> (16 - 8 * j)) & 255
+  }
+  return out
+}
