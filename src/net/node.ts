@@ -1,0 +1,531 @@
+/**
+ * The Parley network node: one js-libp2p 3 node (TCP + WebSockets, Noise, Yamux, identify, ping,
+ * mDNS, Kademlia DHT under Parley's own prefix) plus Parley's protocols. Nothing libp2p-typed leaves
+ * this file: callers see PeerIds and multiaddrs as strings, envelopes and acks as plain data.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { kadDHT, passthroughMapper, type KadDHT, type SingleKadDHT } from '@libp2p/kad-dht'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Ack, Envelope } from '../wire/index.js'
+import { DirectMessages, type EnvelopeHandler } from './dm.js'
+import { Prekeys, type BundleHandler } from './prekeys.js'
+import { Reconnector, type WatchedPeer } from './reconnect.js'
+import { createRecordSelector, createRecordValidator, recordKey, recordKeyString, recordNamespace, RecordSeqMemory, signPeerRecord, verifyPeerRecord } from './record.js'
+import { parseEd25519PeerId, privateKeyFromSeed } from './identity.js'
+import { InvalidPeerIdError, NetStateError, NetTimeoutError, PeerUnreachableError, ParleyNetError } from './errors.js'
+import { DEFAULT_RECONNECT, DEFAULT_TIMEOUTS, type NetTimeouts, type ReconnectOptions } from './options.js'
+import { withTimeout } from './frames.js'
+
+export interface ParleyNetworkInit {
+  /** The user's 32-byte Ed25519 identity seed (becomes the libp2p key / PeerId). */
+  seed: Uint8Array
+  /** Listen multiaddrs, e.g. ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']. */
+  listen: string[]
+  /** Addresses to announce instead of the listen addresses. @default [] (announce listen addresses) */
+  announce?: string[]
+  /** Bootstrap peers (multiaddrs ending in /p2p/<id>); kept connected like contacts. @default [] */
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN. @default true */
+  mdns?: boolean
+  /** mDNS service tag. @default '_parley._udp.local' */
+  mdnsServiceTag?: string
+  /** mDNS query interval. @default 10000 */
+  mdnsIntervalMs?: number
+  /** Prefix of the Kademlia protocol (`<prefix>/kad/1.0.0`) and of DHT record keys. @default '/parley' */
+  dhtPrefix?: string
+  /** Serve DHT queries (LAN / reachable nodes). @default true */
+  dhtServer?: boolean
+  /** Allow-list loopback in the connection manager (many local nodes in tests). @default false */
+  allowLoopbackFlood?: boolean
+  /** Connection-manager cap. @default 128 */
+  maxConnections?: number
+  /** Frame cap for direct messages (never above 256 KiB). @default 262144 */
+  maxFrameBytes?: number
+  timeouts?: Partial<NetTimeouts>
+  reconnect?: Partial<ReconnectOptions>
+  /** Unwatched peers not seen for this long are removed from the peer store. @default 3600000 */
+  staleAfterMs?: number
+  /** How often stale peers are pruned. @default 600000 */
+  pruneIntervalMs?: number
+  /** Re-publish the last DHT record this often (DHT records expire). @default 21600000 (6 h) */
+  recordRepublishMs?: number
+}
+
+export interface ConnectionInfo {
+  peerId: string
+  remoteAddr: string
+  /** True for a relayed / limited connection (judged by the connection, never by the address string). */
+  relayed: boolean
+  direction: 'inbound' | 'outbound'
+}
+
+export interface FoundRecord {
+  payload: Uint8Array
+  addresses: string[]
+  seq: number
+}
+
+export interface ParleyNetworkEvents {
+  'peer:online': CustomEvent<{ peerId: string }>
+  'peer:offline': CustomEvent<{ peerId: string }>
+  /** Addresses a peer currently listens on (from identify or a DHT lookup): persist them. */
+  'peer:addresses': CustomEvent<{ peerId: string, addresses: string[] }>
+  /** A peer was discovered (mDNS). */
+  'peer:discovered': CustomEvent<{ peerId: string, addresses: string[] }>
+  /** A remote broke a Parley protocol; its stream was reset. */
+  'protocol:violation': CustomEvent<{ peerId: string, protocol: string, reason: string }>
+}
+
+export interface TypedEventTarget<E> {
+  addEventListener<K extends keyof E & string>(type: K, listener: (evt: E[K]) => void, options?: boolean | AddEventListenerOptions): void
+  removeEventListener<K extends keyof E & string>(type: K, listener: (evt: E[K]) => void, options?: boolean | EventListenerOptions): void
+}
+
+export interface ParleyNetwork extends TypedEventTarget<ParleyNetworkEvents> {
+  readonly peerId: string
+  start(): Promise<void>
+  stop(): Promise<void>
+  isStarted(): boolean
+  /** Multiaddrs (with /p2p/<peerId>) the node can be reached at now. */
+  addresses(): string[]
+  sendEnvelopes(peerId: string, envelopes: Envelope[], options?: { addrs?: string[], signal?: AbortSignal }): Promise<Ack[]>
+  handleEnvelopes(handler: EnvelopeHandler | null): void
+  fetchBundle(peerId: string, options?: { addrs?: string[], signal?: AbortSignal }): Promise<Uint8Array>
+  handleBundleRequests(handler: BundleHandler | null): void
+  /** Publishes (or refreshes) this node's signed DHT record with the given payload and current addresses. */
+  publishRecord(payload: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ seq: number }>
+  findRecord(peerId: string, options?: { signal?: AbortSignal }): Promise<FoundRecord | null>
+  findPeer(peerId: string, options?: { signal?: AbortSignal }): Promise<string[]>
+  /** Ensures a connection (dial if needed). */
+  connect(peerId: string, options?: { addrs?: string[], signal?: AbortSignal }): Promise<void>
+  disconnect(peerId: string): Promise<void>
+  watch(peerId: string, knownAddrs?: string[]): void
+  unwatch(peerId: string): void
+  watched(): WatchedPeer[]
+  connections(): ConnectionInfo[]
+  isConnected(peerId: string): boolean
+  /** Round-trip time to a connected peer (libp2p ping), ms. */
+  ping(peerId: string, options?: { signal?: AbortSignal }): Promise<number>
+}
+
+const P2P_CODE = 421
+
+/** Strips a trailing /p2p/<id> that equals `peerId`; returns null for an address of another peer. */
+function addrFor (peerId: string, addr: string): Multiaddr | null {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(addr)
+  } catch {
+    return null
+  }
+  const owner = peerIdOfAddr(ma)
+  if (owner == null) return ma
+  if (owner !== peerId) return null
+  return ma.decapsulateCode(P2P_CODE)
+}
+
+// A type alias (not an interface) so it satisfies libp2p's ServiceMap index signature.
+type Services = {
+  identify: unknown
+  ping: { ping(peer: PeerId | Multiaddr, options?: { signal?: AbortSignal }): Promise<number> }
+  dht: KadDHT
+}
+
+/** The PeerId named by the last /p2p component of an address, if any. */
+function peerIdOfAddr (ma: Multiaddr): string | null {
+  const p2p = ma.getComponents().filter(c => c.code === P2P_CODE)
+  return p2p[p2p.length - 1]?.value ?? null
+}
+
+class ParleyNetworkImpl extends EventTarget {
+  readonly peerId: string
+  private readonly node: Libp2p<Services>
+  private readonly timeouts: NetTimeouts
+  private readonly prefix: string
+  private readonly dm: DirectMessages
+  private readonly prekeys: Prekeys
+  private readonly reconnector: Reconnector
+  private readonly lastSeen = new Map<string, number>()
+  private readonly bootstrapPeers: Array<{ peerId: string, addr: string }>
+  private pruneTimer: NodeJS.Timeout | undefined
+  private republishTimer: NodeJS.Timeout | undefined
+  private lastPayload: Uint8Array | null = null
+  private started = false
+
+  constructor (private readonly init: ParleyNetworkInit, private readonly privateKey: PrivateKey, node: Libp2p<Services>, timeouts: NetTimeouts, prefix: string, private readonly seqMemory: RecordSeqMemory) {
+    super()
+    this.node = node
+    this.peerId = node.peerId.toString()
+    this.timeouts = timeouts
+    this.prefix = prefix
+    const components = {
+      handle: async (protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number, maxOutboundStreams: number, runOnLimitedConnection: boolean }) => {
+        await node.handle(protocol, handler, options)
+      },
+      unhandle: async (protocol: string) => { await node.unhandle(protocol) },
+      connectTo: async (peerId: string, options: { addrs?: string[], signal?: AbortSignal }) => await this.connectTo(peerId, options),
+      timeouts,
+      onViolation: (peerId: string, protocol: string, err: Error) => {
+        this.emit('protocol:violation', { peerId, protocol, reason: err.message })
+      }
+    }
+    const dmInit = init.maxFrameBytes != null ? { maxFrameBytes: init.maxFrameBytes } : {}
+    this.dm = new DirectMessages(components, dmInit)
+    this.prekeys = new Prekeys(components)
+    this.reconnector = new Reconnector({
+      isConnected: (id) => this.isConnected(id),
+      dial: async (id, addrs, signal) => { await this.connectTo(id, { addrs, signal, lookup: false }) },
+      lookup: async (id, signal) => await this.lookupAddresses(id, signal),
+      dialTimeoutMs: timeouts.dialMs,
+      lookupTimeoutMs: timeouts.dhtMs
+    }, { ...DEFAULT_RECONNECT, ...init.reconnect })
+    this.bootstrapPeers = []
+    for (const b of init.bootstrap ?? []) {
+      const ma = multiaddr(b)
+      const id = peerIdOfAddr(ma)
+      if (id == null) throw new NetStateError('bootstrap address must end in /p2p/<peerId>')
+      this.bootstrapPeers.push({ peerId: id, addr: b })
+    }
+
+    node.addEventListener('peer:connect', (evt) => {
+      const id = evt.detail.toString()
+      this.lastSeen.set(id, Date.now())
+      this.reconnector.onConnected(id)
+      this.emit('peer:online', { peerId: id })
+    })
+    node.addEventListener('peer:disconnect', (evt) => {
+      const id = evt.detail.toString()
+      this.lastSeen.set(id, Date.now())
+      this.emit('peer:offline', { peerId: id })
+      this.reconnector.onDisconnected(id)
+    })
+    node.addEventListener('peer:identify', (evt) => {
+      const id = evt.detail.peerId.toString()
+      const addrs = evt.detail.listenAddrs.map(a => a.toString())
+      if (addrs.length === 0) return
+      this.reconnector.learned(id, addrs)
+      this.emit('peer:addresses', { peerId: id, addresses: addrs })
+    })
+    node.addEventListener('peer:discovery', (evt) => {
+      const id = evt.detail.id.toString()
+      this.emit('peer:discovered', { peerId: id, addresses: evt.detail.multiaddrs.map(a => a.toString()) })
+      this.reconnector.kick(id)
+    })
+  }
+
+  private emit<K extends keyof ParleyNetworkEvents & string>(type: K, detail: ParleyNetworkEvents[K]['detail']): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.node.start()
+    // LAN / loopback nodes are dialable: serve DHT queries (libp2p kad-dht would otherwise stay a client
+    // until it sees a public address).
+    if (this.init.dhtServer !== false) await this.node.services.dht.setMode('server')
+    await this.dm.start()
+    await this.prekeys.start()
+    this.started = true
+    for (const b of this.bootstrapPeers) this.reconnector.watch(b.peerId, [b.addr])
+    this.reconnector.start()
+    const every = this.init.pruneIntervalMs ?? 600_000
+    this.pruneTimer = setInterval(() => { void this.pruneStale() }, every)
+    this.pruneTimer.unref?.()
+    this.republishTimer = setInterval(() => {
+      if (this.lastPayload != null) void this.publishRecord(this.lastPayload).catch(() => {})
+    }, this.init.recordRepublishMs ?? 6 * 3600_000)
+    this.republishTimer.unref?.()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.pruneTimer)
+    clearInterval(this.republishTimer)
+    this.reconnector.stop()
+    await this.dm.stop().catch(() => {})
+    await this.prekeys.stop().catch(() => {})
+    await this.node.stop()
+  }
+
+  private assertStarted (): void {
+    if (!this.started) throw new NetStateError('network is not started')
+  }
+
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map(a => a.toString())
+  }
+
+  isConnected (peerId: string): boolean {
+    let id
+    try {
+      id = parseEd25519PeerId(peerId)
+    } catch {
+      return false
+    }
+    return this.node.getConnections(id).some(c => c.status === 'open')
+  }
+
+  connections (): ConnectionInfo[] {
+    return this.node.getConnections().map(c => ({
+      peerId: c.remotePeer.toString(),
+      remoteAddr: c.remoteAddr.toString(),
+      relayed: c.limits != null || !c.direct,
+      direction: c.direction
+    }))
+  }
+
+  /** @internal Bounded dial. Noise authenticates the remote against `peerId` (libp2p noise spec §Handshake). */
+  async connectTo (peerId: string, options: { addrs?: string[], signal?: AbortSignal, lookup?: boolean }): Promise<Connection> {
+    this.assertStarted()
+    const id = parseEd25519PeerId(peerId)
+    if (id.equals(this.node.peerId)) throw new InvalidPeerIdError('cannot dial self')
+    const open = this.node.getConnections(id).find(c => c.status === 'open')
+    if (open != null) return open
+    const signal = withTimeout(this.timeouts.dialMs, options.signal)
+    const timeout = (err: unknown): NetTimeoutError => new NetTimeoutError(options.signal?.aborted === true ? 'dial aborted by caller' : 'dial timed out', { cause: err })
+    // Dial exactly these addresses, each bound to the expected PeerId.
+    const dialAddrs = async (list: Multiaddr[]): Promise<Connection> => await this.node.dial(list.map(a => a.encapsulate(`/p2p/${peerId}`)), { signal })
+    const addrs = (options.addrs ?? []).map(a => addrFor(peerId, a)).filter((a): a is Multiaddr => a != null)
+    let firstErr: unknown
+    try {
+      return addrs.length > 0 ? await dialAddrs(addrs) : await this.node.dial(id, { signal })
+    } catch (err) {
+      if (signal.aborted) throw timeout(err)
+      firstErr = err
+    }
+    // The given addresses may be stale (the peer restarted on a new port): ask the DHT for current
+    // ones, if there is anyone to ask.
+    if (addrs.length > 0 && options.lookup !== false && this.node.getConnections().length > 0) {
+      const fresh = (await this.lookupAddresses(peerId, signal))
+        .map(a => addrFor(peerId, a))
+        .filter((a): a is Multiaddr => a != null && !addrs.some(b => b.equals(a)))
+      if (fresh.length > 0) {
+        try {
+          return await dialAddrs(fresh)
+        } catch (err) {
+          if (signal.aborted) throw timeout(err)
+          firstErr = err
+        }
+      }
+    }
+    if (signal.aborted) throw timeout(firstErr)
+    throw new PeerUnreachableError('could not connect to peer', { cause: firstErr })
+  }
+
+  async connect (peerId: string, options: { addrs?: string[], signal?: AbortSignal } = {}): Promise<void> {
+    await this.connectTo(peerId, options)
+  }
+
+  async disconnect (peerId: string): Promise<void> {
+    await this.node.hangUp(parseEd25519PeerId(peerId))
+  }
+
+  async sendEnvelopes (peerId: string, envelopes: Envelope[], options: { addrs?: string[], signal?: AbortSignal } = {}): Promise<Ack[]> {
+    this.assertStarted()
+    return await this.dm.send(peerId, envelopes, options)
+  }
+
+  handleEnvelopes (handler: EnvelopeHandler | null): void {
+    this.dm.setHandler(handler)
+  }
+
+  async fetchBundle (peerId: string, options: { addrs?: string[], signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    this.assertStarted()
+    return await this.prekeys.fetch(peerId, options)
+  }
+
+  handleBundleRequests (handler: BundleHandler | null): void {
+    this.prekeys.setHandler(handler)
+  }
+
+  private lastSeq = 0
+
+  async publishRecord (payload: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<{ seq: number }> {
+    this.assertStarted()
+    // seq is a ms timestamp, strictly increasing even within one millisecond.
+    const seq = Math.max(Date.now(), this.lastSeq + 1)
+    this.lastSeq = seq
+    const value = await signPeerRecord(this.privateKey, this.peerId, { seq, payload, addresses: this.addresses() })
+    this.seqMemory.note(recordKeyString(this.prefix, this.peerId), seq)
+    this.lastPayload = payload.slice()
+    // kad-dht pauses queries until its routing table has a peer: fail fast instead of waiting out dhtMs.
+    if (!this.dhtReachable()) throw new PeerUnreachableError('no DHT peers to publish to yet')
+    const signal = withTimeout(this.timeouts.dhtMs, options.signal)
+    try {
+      for await (const _evt of this.node.services.dht.put(recordKey(this.prefix, this.peerId), value, { signal })) {
+        // drain the query
+      }
+    } catch (err) {
+      if (signal.aborted) throw new NetTimeoutError('DHT put timed out', { cause: err })
+      throw new PeerUnreachableError('DHT put failed', { cause: err })
+    }
+    return { seq }
+  }
+
+  /** Peers in the DHT routing table (0 when it cannot be read). */
+  dhtPeers (): number {
+    const rt = (this.node.services.dht as Partial<SingleKadDHT>).routingTable
+    return rt?.size ?? 0
+  }
+
+  /** A DHT query can make progress: a routing-table peer, or a connection that may become one. */
+  private dhtReachable (): boolean {
+    return this.dhtPeers() > 0 || this.node.getConnections().length > 0
+  }
+
+  async findRecord (peerId: string, options: { signal?: AbortSignal } = {}): Promise<FoundRecord | null> {
+    this.assertStarted()
+    parseEd25519PeerId(peerId)
+    if (!this.dhtReachable()) return null
+    const key = recordKey(this.prefix, peerId)
+    const signal = withTimeout(this.timeouts.dhtMs, options.signal)
+    let best: FoundRecord | null = null
+    try {
+      for await (const evt of this.node.services.dht.get(key, { signal })) {
+        if (evt.name !== 'VALUE') continue
+        try {
+          // Re-validate locally and keep the newest valid one ourselves (libp2p Kademlia DHT spec §Value retrieval).
+          const rec = await verifyPeerRecord(this.prefix, key, evt.value)
+          if (best == null || rec.seq > best.seq) best = { payload: rec.payload, addresses: rec.addresses, seq: rec.seq }
+        } catch {
+          // invalid values are ignored
+        }
+      }
+    } catch (err) {
+      if (best != null) return best
+      if (options.signal?.aborted === true) throw new NetTimeoutError('DHT get aborted by caller', { cause: err })
+      return null
+    }
+    return best
+  }
+
+  async findPeer (peerId: string, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    this.assertStarted()
+    const id = parseEd25519PeerId(peerId)
+    if (!this.dhtReachable()) return []
+    const signal = withTimeout(this.timeouts.dhtMs, options.signal)
+    try {
+      // Ask the network, not the local cache: the cached addresses are what just failed.
+      const info = await this.node.peerRouting.findPeer(id, { signal, useCache: false })
+      return info.multiaddrs.map(a => a.toString())
+    } catch (err) {
+      if (options.signal?.aborted === true) throw new NetTimeoutError('findPeer aborted by caller', { cause: err })
+      return []
+    }
+  }
+
+  /** Fresh addresses for a watched peer: DHT findPeer, then its DHT record. */
+  private async lookupAddresses (peerId: string, signal: AbortSignal): Promise<string[]> {
+    if (!this.started) return []
+    const out: string[] = await this.findPeer(peerId, { signal }).catch(() => [])
+    if (out.length === 0 && !signal.aborted) {
+      const rec = await this.findRecord(peerId, { signal }).catch(() => null)
+      if (rec != null) out.push(...rec.addresses)
+    }
+    if (out.length > 0) this.emit('peer:addresses', { peerId, addresses: out })
+    return out
+  }
+
+  watch (peerId: string, knownAddrs: string[] = []): void {
+    parseEd25519PeerId(peerId)
+    this.reconnector.watch(peerId, knownAddrs)
+    // Contacts are protected from connection-manager pruning.
+    void this.node.peerStore.merge(parseEd25519PeerId(peerId), { tags: { 'parley-contact': { value: 100 } } }).catch(() => {})
+  }
+
+  unwatch (peerId: string): void {
+    this.reconnector.unwatch(peerId)
+    void this.node.peerStore.merge(parseEd25519PeerId(peerId), { tags: { 'parley-contact': undefined } }).catch(() => {})
+  }
+
+  watched (): WatchedPeer[] {
+    return this.reconnector.list()
+  }
+
+  async ping (peerId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    this.assertStarted()
+    const signal = withTimeout(this.timeouts.readMs, options.signal)
+    try {
+      return await this.node.services.ping.ping(parseEd25519PeerId(peerId), { signal })
+    } catch (err) {
+      if (err instanceof ParleyNetError) throw err
+      if (signal.aborted) throw new NetTimeoutError('ping timed out', { cause: err })
+      throw new PeerUnreachableError('ping failed', { cause: err })
+    }
+  }
+
+  /** Removes unwatched, unconnected peers not seen for staleAfterMs from the peer store. */
+  async pruneStale (now: number = Date.now()): Promise<number> {
+    const staleAfter = this.init.staleAfterMs ?? 3_600_000
+    let removed = 0
+    const peers = await this.node.peerStore.all()
+    for (const p of peers) {
+      const id = p.id.toString()
+      if (this.reconnector.isWatched(id) || this.node.getConnections(p.id).length > 0) continue
+      const seen = this.lastSeen.get(id)
+      if (seen != null && now - seen < staleAfter) continue
+      if (seen == null) { this.lastSeen.set(id, now); continue }
+      await this.node.peerStore.delete(p.id).catch(() => {})
+      this.lastSeen.delete(id)
+      removed++
+    }
+    return removed
+  }
+}
+
+/** Creates (does not start) a Parley network node. */
+export async function createParleyNetwork (init: ParleyNetworkInit): Promise<ParleyNetwork & { pruneStale(now?: number): Promise<number> }> {
+  const privateKey = await privateKeyFromSeed(init.seed)
+  const prefix = init.dhtPrefix ?? '/parley'
+  const ns = recordNamespace(prefix)
+  const timeouts: NetTimeouts = { ...DEFAULT_TIMEOUTS, ...init.timeouts }
+  const seqMemory = new RecordSeqMemory()
+  const loopback = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+  const node = await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: { listen: init.listen, announce: init.announce ?? [] },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: init.mdns === false ? [] : [mdns({ serviceTag: init.mdnsServiceTag ?? '_parley._udp.local', interval: init.mdnsIntervalMs ?? 10_000 })],
+    connectionManager: {
+      maxConnections: init.maxConnections ?? 128,
+      dialTimeout: timeouts.dialMs,
+      maxIncomingPendingConnections: 16,
+      ...(init.allowLoopbackFlood === true ? { allow: loopback, inboundConnectionThreshold: 1000 } : {})
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: `${prefix}/kad/1.0.0`,
+        logPrefix: 'parley:dht',
+        datastorePrefix: `${prefix}/dht`,
+        clientMode: false,
+        // kad-dht needs a validator and a selector for a custom record namespace (STACK-NOTES).
+        validators: { [ns]: createRecordValidator(prefix, seqMemory) },
+        selectors: { [ns]: createRecordSelector(prefix) },
+        // LAN and loopback addresses are real Parley addresses: keep them.
+        peerInfoMapper: passthroughMapper
+      })
+    }
+  }) as unknown as Libp2p<Services>
+  // Sanity: the libp2p identity is exactly the seed's Ed25519 key.
+  if (!node.peerId.equals(peerIdFromPrivateKey(privateKey))) throw new NetStateError('libp2p identity mismatch')
+  return new ParleyNetworkImpl(init, privateKey, node, timeouts, prefix, seqMemory) as unknown as ParleyNetwork & { pruneStale(now?: number): Promise<number> }
+}
