@@ -1,0 +1,184 @@
+import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface Plaintext {
+  version: number
+  id: Uint8Array<ArrayBuffer>
+  timestamp: bigint
+  content: Uint8Array<ArrayBuffer>
+  profileName?: string
+}
+
+export namespace Plaintext {
+  let _codec: Codec<Plaintext>
+
+  export const codec = (): Codec<Plaintext> => {
+    if (_codec == null) {
+      _codec = message<Plaintext>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.id != null && obj.id.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.id)
+        }
+
+        if ((obj.timestamp != null && obj.timestamp !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.timestamp)
+        }
+
+        if ((obj.content != null && obj.content.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.content)
+        }
+
+        if (obj.profileName != null) {
+          w.uint32(42)
+          w.string(obj.profileName)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          id: uint8ArrayAlloc(0),
+          timestamp: 0n,
+          content: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.id = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.timestamp = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.content = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.profileName = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.timestamp`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.content`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.profileName`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PlaintextVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface PlaintextIdFieldEvent {
+    field: '$.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface PlaintextTimestampFieldEvent {
+    field: '$.timestamp'
+    value: bigint
+  }
+
+  export interface PlaintextContentFieldEvent {
+    field: '$.content'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface PlaintextProfileNameFieldEvent {
+    field: '$.profileName'
+    value: string
+  }
+
+  export function encode (obj: Partial<Plaintext>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Plaintext.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Plaintext {
+    return decodeMessage(buf, Plaintext.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Generator<PlaintextVersionFieldEvent | PlaintextIdFieldEvent | PlaintextTimestampFieldEvent | PlaintextContentFieldEvent | PlaintextProfileNameFieldEvent> {
+    return streamMessage(buf, Plaintext.codec(), opts)
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * An in-memory ParleyNodeApi for testing the daemon, the local API and the CLI plumbing (auth,
+ * parsing, output shapes, errors) without crypto or network. It also works as a PARLEY_NODE_MODULE
+ * (exports createParleyNode + initIdentity) so real `parley daemon` processes can run on it.
+ * Contacts whose name contains "offline" never acknowledge; others get sent → delivered receipts.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ParleyError, type ContactInfo, type LocalIdentityInfo, type MessageInfo, type NodeEvent, type ParleyNodeApi, type PeerConnectionInfo, type SafetyNumberInfo, type SendOptions } from '../../src/core/api.js'
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
+
+export function fakePeerId (name: string): string {
+  // Shaped like a base58 Ed25519 PeerId (12D3KooW + 44 chars); content is a hash of the name.
+  const alphabet = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+  const h = Buffer.from(sha('peer:' + name), 'hex')
+  let s = ''
+  for (let i = 0; i < 44; i++) s += alphabet[(h[i % 32] as number + i) % 58]
+  return '12D3KooW' + s
+}
+
+export class FakeNode implements ParleyNodeApi {
+  readonly contacts = new Map<string, ContactInfo>()
+  readonly msgs = new Map<string, MessageInfo[]>()
+  readonly listeners = new Set<(e: NodeEvent) => void>()
+  readonly self: LocalIdentityInfo
+  stopped = false
+  private counter = 0
+  /** Delay before the fake peer acknowledges (sent) and receipts (delivered). */
+  ackDelayMs = 20
+
+  constructor (name: string, readonly passphrase?: string) {
+    const peerId = fakePeerId(name)
+    this.self = { peerId, name, addresses: [`/ip4/127.0.0.1/tcp/4001/p2p/${peerId}`], identityKey: '05' + sha('ik:' + name) }
+  }
+
+  private emit (e: NodeEvent): void { for (const l of this.listeners) l(e) }
+
+  resolve (peer: string): ContactInfo {
+    const c = this.contacts.get(peer) ?? [...this.contacts.values()].find((x) => x.name === peer)
+    if (c == null) throw new ParleyError('ERR_UNKNOWN_PEER', `no contact "${peer}"`)
+    return c
+  }
+
+  async id (): Promise<LocalIdentityInfo> { return { ...this.self } }
+  async invite (): Promise<{ invite: string }> { return { invite: `parley1:${this.self.peerId}:${Buffer.from(this.self.name).toString('base64url')}` } }
+
+  async addContact (invite: string, opts: { name?: string, signal?: AbortSignal } = {}): Promise<ContactInfo> {
+    const m = /^parley1:(12D3KooW[1-9A-Za-z]{44}):([A-Za-z0-9_-]*)$/.exec(invite)
+    if (m == null) throw new ParleyError('ERR_BAD_INVITE', 'invalid invite')
+    const peerId = m[1] as string
+    const name = opts.name ?? Buffer.from(m[2] as string, 'base64url').toString('utf8')
+    const c: ContactInfo = { peerId, name, identityKey: '05' + sha('ik:' + name), verified: false, pendingKeyChange: null, online: !name.includes('offline'), unread: 0, addresses: [], lastSeen: null, createdAt: Date.now() }
+    this.contacts.set(peerId, c)
+    this.emit({ type: 'contact-added', contact: { ...c } })
+    return { ...c }
+  }
+
+  async listContacts (): Promise<ContactInfo[]> { return [...this.contacts.values()].map((c) => ({ ...c })) }
+  async verifyContact (peer: string): Promise<ContactInfo> { const c = this.resolve(peer); c.verified = true; return { ...c } }
+  async acceptKeyChange (peer: string): Promise<ContactInfo> {
+    const c = this.resolve(peer)
+    if (c.pendingKeyChange == null) throw new ParleyError('ERR_NO_KEY_CHANGE', `no pending key change for ${c.name}`)
+    c.identityKey = c.pendingKeyChange.identityKey
+    c.pendingKeyChange = null
+    c.verified = false
+    return { ...c }
+  }
+
+  async safetyNumber (peer: string): Promise<SafetyNumberInfo> {
+    const c = this.resolve(peer)
+    const digits = BigInt('0x' + sha(this.self.identityKey + c.identityKey)).toString().padStart(60, '0').slice(0, 60)
+    return {
+      safetyNumber: digits,
+      local: { identifier: Buffer.from(this.self.peerId).toString('hex'), identityKey: this.self.identityKey },
+      remote: { identifier: Buffer.from(c.peerId).toString('hex'), identityKey: c.identityKey },
+      scannable: sha(digits),
+      verified: c.verified
+    }
+  }
+
+  async send (peer: string, text: string, opts: SendOptions = {}): Promise<MessageInfo> {
+    const c = this.resolve(peer)
+    if (c.pendingKeyChange != null) throw new ParleyError('ERR_KEY_CHANGED', `${c.name}'s identity key changed; accept it first`)
+    const list = this.msgs.get(c.peerId) ?? []
+    const m: MessageInfo = { id: `m${++this.counter}-${sha(text + String(this.counter)).slice(0, 8)}`, peerId: c.peerId, direction: 'out', text, timestamp: Date.now(), receivedAt: null, status: 'queued', seq: list.length + 1 }
+    list.push(m)
+    this.msgs.set(c.peerId, list)
+    if (c.online) {
+      setTimeout(() => { this.setStatus(m, 'sent') }, this.ackDelayMs)
+      setTimeout(() => { this.setStatus(m, 'delivered') }, this.ackDelayMs * 2)
+    }
+    if (opts.wait === true) throw new Error('FakeNode: the daemon implements --wait on events; it must not call send({ wait })')
+    return { ...m }
+  }
+
+  private setStatus (m: MessageInfo, status: MessageInfo['status']): void {
+    if (this.stopped) return
+    m.status = status
+    this.emit({ type: 'status', peerId: m.peerId, id: m.id, status })
+  }
+
+  async messages (peer: string, opts: { limit?: number } = {}): Promise<MessageInfo[]> {
+    const list = (this.msgs.get(this.resolve(peer).peerId) ?? []).map((m) => ({ ...m }))
+    // Newest first, on purpose: callers must order by seq themselves.
+    const newestFirst = list.reverse()
+    return opts.limit != null ? newestFirst.slice(0, opts.limit) : newestFirst
+  }
+
+  async markRead (peer: string): Promise<void> { this.resolve(peer).unread = 0 }
+
+  async peers (): Promise<PeerConnectionInfo[]> {
+    return [...this.contacts.values()].filter((c) => c.online).map((c) => ({ peerId: c.peerId, remoteAddr: `/ip4/127.0.0.1/tcp/4002/p2p/${c.peerId}`, relayed: false, direction: 'outbound' as const, contact: c.name }))
+  }
+
+  subscribe (listener: (event: NodeEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  async stop (): Promise<void> { this.stopped = true; this.listeners.clear() }
+
+  /** Test hook: an incoming message from a contact. */
+  receive (peer: string, text: string): MessageInfo {
+    const c = this.resolve(peer)
+    const list = this.msgs.get(c.peerId) ?? []
+    const m: MessageInfo = { id: `in${++this.counter}`, peerId: c.peerId, direction: 'in', text, timestamp: Date.now(), receivedAt: Date.now(), status: 'delivered', seq: list.length + 1 }
+    list.push(m)
+    this.msgs.set(c.peerId, list)
+    c.unread++
+    this.emit({ type: 'message', message: { ...m } })
+    return m
+  }
+
+  /** Test hook: the contact presents a new identity key. */
+  changeKey (peer: string): void {
+    const c = this.resolve(peer)
+    const identityKey = '05' + sha('new:' + c.identityKey)
+    c.pendingKeyChange = { identityKey, seenAt: Date.now() }
+    c.verified = false
+    this.emit({ type: 'key-changed', peerId: c.peerId, identityKey })
+  }
+}
+
+// --- PARLEY_NODE_MODULE surface: the identity lives in HOME/fake-identity.json ---
+
+interface FakeIdentityFile { name: string, passphraseHash: string | null }
+
+export async function initIdentity (opts: { home: string, name?: string, passphrase?: string }): Promise<{ peerId: string, name: string }> {
+  const file = join(opts.home, 'fake-identity.json')
+  if (existsSync(file)) throw new ParleyError('ERR_IDENTITY_EXISTS', `an identity already exists in ${opts.home}; refusing to overwrite it`)
+  const name = opts.name ?? 'fake'
+  const doc: FakeIdentityFile = { name, passphraseHash: opts.passphrase != null ? sha(opts.passphrase) : null }
+  writeFileSync(file, JSON.stringify(doc), { mode: 0o600, flag: 'wx' })
+  return { peerId: fakePeerId(name), name }
+}
+
+export async function createParleyNode (opts: { home: string, passphrase?: string }): Promise<FakeNode> {
+  const file = join(opts.home, 'fake-identity.json')
+  if (!existsSync(file)) throw new ParleyError('ERR_NO_IDENTITY', `no identity in ${opts.home}`)
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as FakeIdentityFile
+  if (doc.passphraseHash != null && (opts.passphrase == null || sha(opts.passphrase) !== doc.passphraseHash)) {
+    throw new ParleyError('ERR_WRONG_PASSPHRASE', 'wrong or missing passphrase')
+  }
+  const node = new FakeNode(doc.name, opts.passphrase)
+  // A second contact so CLI runs against a daemon process have someone to talk to.
+  await node.addContact(`parley1:${fakePeerId('bob')}:${Buffer.from('bob').toString('base64url')}`)
+  return node
+}
