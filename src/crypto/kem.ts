@@ -6,7 +6,7 @@
  *
  * Why 1024 rather than 768: the PQXDH paper's example and Signal's deployment use the NIST level-5
  * parameter set; the prekey bundle is published once and fetched rarely, so the extra 384 bytes of
- * key and ciphertext and the ~1.4x slower operations (see docs/parts/identity.md) are not on a hot path.
+ * key and ciphertext and the ~1.4x slower operations (see docs/PROTOCOL.md Part 1) are not on a hot path.
  */
 import { ml_kem768, ml_kem1024 } from '@noble/post-quantum/ml-kem.js'
 import { MalformedInputError } from './errors.js'

@@ -2,7 +2,7 @@
  * Sender keys for group messages, after Signal's group design ("Sender Keys": each member owns a
  * symmetric hash ratchet plus a signing key per group, distributes both to every other member over
  * the pairwise Double Ratchet sessions, then encrypts each group message ONCE). Parley's layout and
- * constants are its own (docs/parts/groups.md §2):
+ * constants are its own (docs/PROTOCOL.md Part 5 §2):
  *
  *   seed_i   = HMAC-SHA256(CK_i, 0x51)             message key seed of iteration i
  *   CK_i+1   = HMAC-SHA256(CK_i, 0x52)             chain step (distinct from DR's 0x01/0x02)

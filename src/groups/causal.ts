@@ -1,5 +1,5 @@
 /**
- * Causal ordering for group messages, network-free (docs/parts/groups.md §4; the same idea as js-waku's
+ * Causal ordering for group messages, network-free (docs/PROTOCOL.md Part 5 §4; the same idea as js-waku's
  * Scalable Data Sync, with Lamport clocks after Lamport 1978 §2). Every message carries its sender's
  * sequence number (1, 2, 3, …), a Lamport timestamp, and up to MAX_DEPS messages its sender had
  * delivered (its causal history, each as id + sender + seq, so readiness is a counter comparison and

@@ -4,7 +4,7 @@
  * The group core: the signed membership log (`membership.ts`), what membership changes mean for keys
  * (`group.ts`), and causal ordering (`causal.ts`). Pure TypeScript over plain data — no libp2p, no
  * store; sender keys themselves live in `src/crypto/sender-keys.ts`. Wire/algorithm description:
- * docs/parts/groups.md.
+ * docs/PROTOCOL.md Part 5.
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 /**
  * Client side of `/parley/mailbox/1.0.0`: deposit for a contact, fetch and acknowledge one's own
- * mail (docs/parts/mailbox.md). Refusals become typed errors (MailboxFullError carries the
+ * mail (docs/PROTOCOL.md Part 4). Refusals become typed errors (MailboxFullError carries the
  * "mailbox full" message the sender shows; the message stays in the caller's outbox).
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'

@@ -1,5 +1,5 @@
 /**
- * Mailbox wire limits and the checked encode/decode of its frames (docs/parts/mailbox.md §Frames).
+ * Mailbox wire limits and the checked encode/decode of its frames (docs/PROTOCOL.md Part 4 §Frames).
  * Protobuf has no size limits of its own: every cap is applied here, and repeated fields are bounded
  * during decoding (protons `limits`) so a hostile frame cannot make us allocate more than its size.
  */

@@ -2,7 +2,7 @@
  * @packageDocumentation
  *
  * Parley mailboxes: store-and-forward of sealed envelopes for offline recipients
- * (`/parley/mailbox/1.0.0`, spec in docs/parts/mailbox.md). A mailbox stores opaque ciphertext under
+ * (`/parley/mailbox/1.0.0`, spec in docs/PROTOCOL.md Part 4). A mailbox stores opaque ciphertext under
  * unlinkable routing tags; it learns neither the plaintext nor the sender. Recipients fetch and
  * acknowledge by signing with the owner key whose hash is the tag.
  *

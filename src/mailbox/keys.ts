@@ -1,5 +1,5 @@
 /**
- * Routing tags and ownership proofs (docs/parts/mailbox.md §Tags, §Auth).
+ * Routing tags and ownership proofs (docs/PROTOCOL.md Part 4 §Tags, §Auth).
  *
  * A recipient holds one 32-byte mailbox secret. For each (label, epoch) — label is typically the
  * contact's PeerId, epoch a rotation counter — it derives an Ed25519 owner key by HKDF and gives the

@@ -1,5 +1,5 @@
 /**
- * Per-sender token buckets (docs/parts/mailbox.md §Rate limit). Plain data, injectable clock.
+ * Per-sender token buckets (docs/PROTOCOL.md Part 4 §Rate limit). Plain data, injectable clock.
  * A bucket holds up to `burst` tokens and gains `perSecond` tokens per second; a request costs one.
  */
 export interface RateLimitOptions {

@@ -1,5 +1,5 @@
 /**
- * The mailbox service: `/parley/mailbox/1.0.0` handler over a MailboxDb (docs/parts/mailbox.md).
+ * The mailbox service: `/parley/mailbox/1.0.0` handler over a MailboxDb (docs/PROTOCOL.md Part 4).
  * One request frame, one response frame per stream. Undecodable/oversize frames and requests that
  * are not exactly one operation reset that stream only; field-level problems get MALFORMED.
  */
