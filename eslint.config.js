@@ -32,5 +32,13 @@ export default tseslint.config(
   {
     files: ['src/crypto/primitives/node.ts'],
     rules: { 'no-restricted-imports': 'off' }
+  },
+  {
+    files: ['src/groups/**/*.ts', 'src/store/**/*.ts'],
+    rules: {
+      'no-restricted-imports': noRestricted([
+        { group: ['**/net/**', '**/core/**', '**/cli/**', '**/daemon/**', 'libp2p', '@libp2p/*'], message: 'groups and store know no network and no faces' }
+      ])
+    }
   }
 )
