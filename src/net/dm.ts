@@ -1,16 +1,18 @@
 /**
- * Direct messages: `/parley/dm/1.0.0`. The dialer writes length-prefixed Envelope frames, then
- * closes its write side; the listener answers each Envelope with one Ack, in order, only after the
- * local handler resolved (i.e. after durable processing). A sliding window bounds unacked bytes.
+ * Direct messages: `/parley/dm/1.0.0`. The dialer keeps one long-lived stream per peer (dm-link.ts)
+ * and writes length-prefixed Envelope frames on it; the listener answers each Envelope with one Ack,
+ * in order, only after the local handler resolved (i.e. after durable processing). A sliding window
+ * bounds unacked bytes; the dialer closes its write side when idle.
  * Any protocol violation (bad frame, oversize, wrong sender) resets the stream; nothing else.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
-  LIMITS, MAX_ACK_BYTES, decodeAck, decodeEnvelope, encodeAck, encodeEnvelope,
+  LIMITS, decodeEnvelope, encodeAck, encodeEnvelope,
   type Ack, type AckStatus, type Envelope
 } from '../wire/index.js'
-import { DeliveryIncompleteError, NetTimeoutError, PeerUnreachableError, ProtocolViolationError } from './errors.js'
-import { FrameStream, mapAbort, withTimeout } from './frames.js'
+import { NetTimeoutError, ProtocolViolationError } from './errors.js'
+import { FrameStream } from './frames.js'
+import { PeerLink } from './dm-link.js'
 import type { NetTimeouts } from './options.js'
 
 export type EnvelopeHandler = (from: string, env: Envelope) => Promise<AckStatus | { status: AckStatus, reason?: string }>
@@ -20,8 +22,8 @@ export interface DirectMessagesInit {
   protocol?: string
   /** @default LIMITS.maxFrameBytes (256 KiB); never above it */
   maxFrameBytes?: number
-  /** Envelopes per stream; larger batches use several streams. @default 64 */
-  maxEnvelopesPerStream?: number
+  /** The sender closes its idle DM stream after this long. @default timeouts.idleMs / 2 (before the receiver's idle deadline) */
+  idleCloseMs?: number
   /** Unacknowledged bytes in flight per stream. @default 1 MiB */
   maxInFlightBytes?: number
   /** Concurrent inbound DM streams per connection. @default 8 */
@@ -36,6 +38,12 @@ export interface DirectMessagesComponents {
   handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number, maxOutboundStreams: number, runOnLimitedConnection: boolean }): Promise<void>
   unhandle(protocol: string): Promise<void>
   connectTo(peerId: string, options: { addrs?: string[], signal?: AbortSignal }): Promise<Connection>
+  /** True when an open connection better than `conn` (unlimited where `conn` is limited) exists. */
+  hasBetterConnection(peerId: string, conn: Connection): boolean
+  /** Another open connection to the peer than `conn`, best first. */
+  otherConnection(peerId: string, conn: Connection): Connection | undefined
+  /** Throws InvalidPeerIdError / NetStateError for a peer that cannot be sent to (bad id, self, not started). */
+  checkPeer(peerId: string): void
   timeouts: NetTimeouts
   /** Called when a remote breaks the protocol (its stream was reset). */
   onViolation(peerId: string, protocol: string, err: Error): void
@@ -46,7 +54,9 @@ export const DM_PROTOCOL = '/parley/dm/1.0.0'
 export class DirectMessages {
   readonly protocol: string
   private readonly maxFrameBytes: number
-  private readonly maxPerStream: number
+  private readonly idleCloseMs: number
+  private readonly links = new Map<string, PeerLink>()
+  private openedTotal = 0
   private readonly maxInFlight: number
   private readonly maxIn: number
   private readonly maxOut: number
@@ -55,7 +65,7 @@ export class DirectMessages {
   constructor (private readonly components: DirectMessagesComponents, init: DirectMessagesInit = {}) {
     this.protocol = init.protocol ?? DM_PROTOCOL
     this.maxFrameBytes = Math.min(init.maxFrameBytes ?? LIMITS.maxFrameBytes, LIMITS.maxFrameBytes)
-    this.maxPerStream = init.maxEnvelopesPerStream ?? 64
+    this.idleCloseMs = init.idleCloseMs ?? Math.max(1, Math.floor(components.timeouts.idleMs / 2))
     this.maxInFlight = init.maxInFlightBytes ?? 1024 * 1024
     this.maxIn = init.maxInboundStreams ?? 8
     this.maxOut = init.maxOutboundStreams ?? 16
@@ -68,6 +78,8 @@ export class DirectMessages {
   }
 
   async stop (): Promise<void> {
+    for (const link of this.links.values()) link.stop()
+    this.links.clear()
     await this.components.unhandle(this.protocol)
   }
 
@@ -81,10 +93,11 @@ export class DirectMessages {
     // Room for one maximal frame being read plus the sender's whole window.
     const frames = new FrameStream(stream, Math.max(4 * 1024 * 1024, 2 * this.maxFrameBytes + this.maxInFlight))
     try {
-      for (let n = 0; ; n++) {
+      // One long-lived stream carries any number of envelopes; the read deadline (idleMs) bounds an
+      // idle stream and the byte-stream buffer bounds what an unacked sender can queue.
+      for (;;) {
         const frame = await frames.read({ maxBytes: this.maxFrameBytes, timeoutMs: t.idleMs })
         if (frame == null) break
-        if (n >= this.maxPerStream) throw new ProtocolViolationError('too many envelopes on one stream')
         let env: Envelope
         try {
           env = decodeEnvelope(frame, this.maxFrameBytes)
@@ -128,10 +141,11 @@ export class DirectMessages {
   }
 
   /**
-   * Sends envelopes to a peer (dialing if needed) and resolves with one Ack per envelope, in order.
-   * Throws MalformedFrameError/OversizeFrameError (before any I/O) for invalid envelopes,
-   * PeerUnreachableError / NetTimeoutError if no stream could be opened, and
-   * DeliveryIncompleteError (with the acks received so far) if the exchange broke part-way.
+   * Sends envelopes to a peer over its long-lived DM stream (dialing / opening it if needed) and
+   * resolves with one Ack per envelope, in order. Concurrent calls to one peer are written in call
+   * order, each call's envelopes contiguously. Throws MalformedFrameError/OversizeFrameError (before
+   * any I/O) for invalid envelopes, PeerUnreachableError / NetTimeoutError if no stream could be
+   * opened, and DeliveryIncompleteError (with the acks received so far) if the exchange broke part-way.
    */
   async send (peerId: string, envelopes: Envelope[], options: { addrs?: string[], signal?: AbortSignal } = {}): Promise<Ack[]> {
     if (envelopes.length === 0) return []
@@ -139,77 +153,23 @@ export class DirectMessages {
     for (const f of frames) {
       if (f.byteLength > this.maxFrameBytes) throw new ProtocolViolationError(`envelope frame exceeds ${this.maxFrameBytes} bytes`)
     }
-    const connectOpts: { addrs?: string[], signal?: AbortSignal } = {}
-    if (options.addrs != null) connectOpts.addrs = options.addrs
-    if (options.signal != null) connectOpts.signal = options.signal
-    const connection = await this.components.connectTo(peerId, connectOpts)
-    const acks: Ack[] = []
-    for (let start = 0; start < frames.length; start += this.maxPerStream) {
-      const chunk = frames.slice(start, start + this.maxPerStream)
-      const ids = envelopes.slice(start, start + this.maxPerStream).map(e => e.id)
-      try {
-        acks.push(...await this.sendChunk(connection, chunk, ids, options.signal))
-      } catch (err) {
-        if (err instanceof DeliveryIncompleteError) {
-          throw new DeliveryIncompleteError(err.message, [...acks, ...err.acks], { cause: err.cause })
-        }
-        throw err
-      }
+    this.components.checkPeer(peerId)
+    let link = this.links.get(peerId)
+    if (link == null) {
+      link = new PeerLink(peerId, this.components, {
+        protocol: this.protocol,
+        maxInFlightBytes: this.maxInFlight,
+        maxOutboundStreams: this.maxOut,
+        idleCloseMs: this.idleCloseMs,
+        onStreamOpened: () => { this.openedTotal++ }
+      }, (l) => { if (this.links.get(l.peerId) === l && l.isIdle()) this.links.delete(l.peerId) })
+      this.links.set(peerId, link)
     }
-    return acks
+    return await link.submit(frames, envelopes.map(e => e.id), options)
   }
 
-  private async sendChunk (connection: Connection, frames: Uint8Array[], ids: Uint8Array[], signal?: AbortSignal): Promise<Ack[]> {
-    const t = this.components.timeouts
-    const openSignal = withTimeout(t.streamOpenMs, signal)
-    let stream: Stream
-    try {
-      stream = await connection.newStream(this.protocol, { signal: openSignal, maxOutboundStreams: this.maxOut, runOnLimitedConnection: true})
-    } catch (err) {
-      const mapped = mapAbort(err, openSignal, signal, 'stream open')
-      if (mapped instanceof NetTimeoutError) throw mapped
-      throw new PeerUnreachableError('could not open a direct-message stream', { cause: err })
-    }
-    const fs = new FrameStream(stream, 4 * MAX_ACK_BYTES * Math.max(1, frames.length))
-    const acks: Ack[] = []
-    try {
-      let next = 0
-      let inFlight = 0
-      let closed = false
-      while (acks.length < frames.length) {
-        while (next < frames.length && (inFlight === 0 || inFlight + frames[next]!.byteLength <= this.maxInFlight)) {
-          await fs.write(frames[next]!, { timeoutMs: t.readMs, ...(signal != null ? { signal } : {}) })
-          inFlight += frames[next]!.byteLength
-          next++
-        }
-        if (next === frames.length && !closed) {
-          await stream.close({ signal: withTimeout(t.readMs, signal) })
-          closed = true
-        }
-        // The receiver acks only after its handler resolved: allow for the handler's deadline.
-        const frame = await fs.read({ maxBytes: MAX_ACK_BYTES, timeoutMs: t.handlerMs + t.readMs, ...(signal != null ? { signal } : {}) })
-        if (frame == null) throw new ProtocolViolationError('stream ended before all acks arrived')
-        let ack: Ack
-        try {
-          ack = decodeAck(frame)
-        } catch (err) {
-          throw new ProtocolViolationError('malformed ack', { cause: err })
-        }
-        const expected = ids[acks.length]!
-        if (!sameBytes(ack.id, expected)) throw new ProtocolViolationError('ack for an unexpected envelope id')
-        acks.push(ack)
-        inFlight -= frames[acks.length - 1]!.byteLength
-      }
-      return acks
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error('dm send failed'))
-      throw new DeliveryIncompleteError(`delivery stopped after ${acks.length}/${frames.length} acks`, acks, { cause: err })
-    }
+  /** Outbound DM streams opened since start (all peers; metrics and tests). */
+  streamsOpened (): number {
+    return this.openedTotal
   }
-}
-
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
 }

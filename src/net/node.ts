@@ -24,6 +24,9 @@ import { parseEd25519PeerId, privateKeyFromSeed } from './identity.js'
 import { InvalidPeerIdError, NetStateError, NetTimeoutError, PeerUnreachableError, ParleyNetError } from './errors.js'
 import { DEFAULT_RECONNECT, DEFAULT_TIMEOUTS, type NetTimeouts, type ReconnectOptions } from './options.js'
 import { withTimeout } from './frames.js'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { DEFAULT_STUN_PORT as STUN_PORT, DirectUpgrader, isDirect, natTransports, relayPeerIds, relayServerService, stunUrlsForRelays, type RelayServerOptions } from './nat.js'
+import { startStunServer, type StunServer } from './stun.js'
 
 export interface ParleyNetworkInit {
   /** The user's 32-byte Ed25519 identity seed (becomes the libp2p key / PeerId). */
@@ -58,6 +61,27 @@ export interface ParleyNetworkInit {
   pruneIntervalMs?: number
   /** Re-publish the last DHT record this often (DHT records expire). @default 21600000 (6 h) */
   recordRepublishMs?: number
+  /**
+   * Run as a relay for others: circuit relay v2 with chat-sized limits, a STUN Binding responder
+   * (UDP 3478 by default) for ICE, DHT server mode, and a WebSocket listener (added on port 0 of the
+   * first TCP listen host when `listen` has none). @default undefined (not a relay)
+   */
+  relayServer?: RelayServerOptions
+  /**
+   * Relays (multiaddrs ending in /p2p/<id>) this node keeps connected and reserves slots on, so peers
+   * reach it at `<relay>/p2p-circuit/p2p/<me>`; also enables WebRTC (listen `/webrtc`) and the
+   * background upgrade of relayed connections to direct ones. @default []
+   */
+  relays?: string[]
+  /** Enable the relay/WebRTC transports without naming relays (to dial relayed/WebRTC addresses). @default relays.length > 0 */
+  nat?: boolean
+  /**
+   * STUN servers for WebRTC ICE, e.g. ['stun:198.18.0.10:3478']. Never defaults to public hosts.
+   * @default one `stun:<relay host>:3478` per relay (the relays run the STUN responder)
+   */
+  iceServers?: string[]
+  /** Try a direct WebRTC connection in the background over each outbound relayed connection. @default true */
+  webrtcUpgrade?: boolean
 }
 
 export interface ConnectionInfo {
@@ -66,6 +90,28 @@ export interface ConnectionInfo {
   /** True for a relayed / limited connection (judged by the connection, never by the address string). */
   relayed: boolean
   direction: 'inbound' | 'outbound'
+}
+
+export interface RelayStats {
+  /** Reservations currently held for clients. */
+  reservations: number
+  /** STUN Binding requests answered. */
+  stunAnswered: number
+  /** The STUN responder's UDP port, or null when off. */
+  stunPort: number | null
+}
+
+export interface NetStats {
+  /** Outbound /parley/dm/1.0.0 streams opened since start (one per peer while it stays up). */
+  dmStreamsOpened: number
+  /** Open connections, and how many of them are relayed / limited. */
+  connections: number
+  relayedConnections: number
+  /** Background WebRTC upgrade attempts / successes (relayed -> direct). */
+  upgradeAttempts: number
+  upgradeSuccesses: number
+  /** Relay-server figures (only on a node started with `relayServer`). */
+  relay?: RelayStats
 }
 
 export interface FoundRecord {
@@ -81,6 +127,8 @@ export interface ParleyNetworkEvents {
   'peer:addresses': CustomEvent<{ peerId: string, addresses: string[] }>
   /** A peer was discovered (mDNS). */
   'peer:discovered': CustomEvent<{ peerId: string, addresses: string[] }>
+  /** A direct (WebRTC) connection replaced a relayed path to this peer; new DM streams use it. */
+  'peer:direct': CustomEvent<{ peerId: string }>
   /** A remote broke a Parley protocol; its stream was reset. */
   'protocol:violation': CustomEvent<{ peerId: string, protocol: string, reason: string }>
 }
@@ -113,6 +161,8 @@ export interface ParleyNetwork extends TypedEventTarget<ParleyNetworkEvents> {
   watched(): WatchedPeer[]
   connections(): ConnectionInfo[]
   isConnected(peerId: string): boolean
+  /** Counters for metrics and tests. */
+  stats(): NetStats
   /** Round-trip time to a connected peer (libp2p ping), ms. */
   ping(peerId: string, options?: { signal?: AbortSignal }): Promise<number>
 }
@@ -135,9 +185,15 @@ function addrFor (peerId: string, addr: string): Multiaddr | null {
 
 // A type alias (not an interface) so it satisfies libp2p's ServiceMap index signature.
 type Services = {
+  circuitRelay?: CircuitRelayService
   identify: unknown
   ping: { ping(peer: PeerId | Multiaddr, options?: { signal?: AbortSignal }): Promise<number> }
   dht: KadDHT
+}
+
+/** Path quality of a connection, judged from the connection itself (limits / direct), never its address. */
+function rank (c: Connection): number {
+  return isDirect(c) ? 1 : 0
 }
 
 /** The PeerId named by the last /p2p component of an address, if any. */
@@ -160,6 +216,8 @@ class ParleyNetworkImpl extends EventTarget {
   private republishTimer: NodeJS.Timeout | undefined
   private lastPayload: Uint8Array | null = null
   private started = false
+  private stun: StunServer | null = null
+  private readonly upgrader: DirectUpgrader | null
 
   constructor (private readonly init: ParleyNetworkInit, private readonly privateKey: PrivateKey, node: Libp2p<Services>, timeouts: NetTimeouts, prefix: string, private readonly seqMemory: RecordSeqMemory) {
     super()
@@ -173,6 +231,18 @@ class ParleyNetworkImpl extends EventTarget {
       },
       unhandle: async (protocol: string) => { await node.unhandle(protocol) },
       connectTo: async (peerId: string, options: { addrs?: string[], signal?: AbortSignal }) => await this.connectTo(peerId, options),
+      hasBetterConnection: (peerId: string, conn: Connection) => {
+        const best = this.bestConnection(peerId)
+        return best != null && best !== conn && rank(best) > rank(conn)
+      },
+      otherConnection: (peerId: string, conn: Connection) => {
+        const others = this.node.getConnections(parseEd25519PeerId(peerId)).filter(c => c !== conn && c.status === 'open')
+        return others.sort((x, y) => rank(y) - rank(x))[0]
+      },
+      checkPeer: (peerId: string) => {
+        this.assertStarted()
+        if (parseEd25519PeerId(peerId).equals(this.node.peerId)) throw new InvalidPeerIdError('cannot dial self')
+      },
       timeouts,
       onViolation: (peerId: string, protocol: string, err: Error) => {
         this.emit('protocol:violation', { peerId, protocol, reason: err.message })
@@ -189,6 +259,21 @@ class ParleyNetworkImpl extends EventTarget {
       lookupTimeoutMs: timeouts.dhtMs
     }, { ...DEFAULT_RECONNECT, ...init.reconnect })
     this.bootstrapPeers = []
+    const relayIds = relayPeerIds(init.relays ?? [])
+    for (const [i, r] of (init.relays ?? []).entries()) this.bootstrapPeers.push({ peerId: relayIds[i]!, addr: r })
+    const nat = init.nat ?? (init.relays ?? []).length > 0
+    this.upgrader = nat && init.webrtcUpgrade !== false
+      ? new DirectUpgrader({
+        connections: (peer) => node.getConnections(peer),
+        dial: async (addr, signal) => await node.dial(addr, { signal, force: true }),
+        onDirect: (peerId) => { this.emit('peer:direct', { peerId }) }
+      }, { dialTimeoutMs: Math.max(timeouts.dialMs, 15_000), baseMs: 10_000, maxMs: 600_000 })
+      : null
+    node.addEventListener('connection:open', (evt) => {
+      const conn = evt.detail
+      if (relayIds.includes(conn.remotePeer.toString())) return
+      this.upgrader?.onConnection(conn)
+    })
     for (const b of init.bootstrap ?? []) {
       const ma = multiaddr(b)
       const id = peerIdOfAddr(ma)
@@ -232,10 +317,20 @@ class ParleyNetworkImpl extends EventTarget {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.node.start()
+    if (this.init.relayServer != null && this.init.relayServer.stun !== false) {
+      const st = this.init.relayServer.stun ?? {}
+      this.stun = await startStunServer({ host: st.host ?? '0.0.0.0', port: st.port ?? STUN_PORT })
+    }
+    try {
+      await this.node.start()
+    } catch (err) {
+      await this.stun?.close()
+      this.stun = null
+      throw err
+    }
     // LAN / loopback nodes are dialable: serve DHT queries (libp2p kad-dht would otherwise stay a client
     // until it sees a public address).
-    if (this.init.dhtServer !== false) await this.node.services.dht.setMode('server')
+    if (this.init.dhtServer !== false || this.init.relayServer != null) await this.node.services.dht.setMode('server')
     await this.dm.start()
     await this.prekeys.start()
     this.started = true
@@ -256,6 +351,9 @@ class ParleyNetworkImpl extends EventTarget {
     clearInterval(this.pruneTimer)
     clearInterval(this.republishTimer)
     this.reconnector.stop()
+    this.upgrader?.stop()
+    await this.stun?.close().catch(() => {})
+    this.stun = null
     await this.dm.stop().catch(() => {})
     await this.prekeys.stop().catch(() => {})
     await this.node.stop()
@@ -279,13 +377,37 @@ class ParleyNetworkImpl extends EventTarget {
     return this.node.getConnections(id).some(c => c.status === 'open')
   }
 
+  stats (): NetStats {
+    const conns = this.connections()
+    const out: NetStats = {
+      dmStreamsOpened: this.dm.streamsOpened(),
+      connections: conns.length,
+      relayedConnections: conns.filter(c => c.relayed).length,
+      upgradeAttempts: this.upgrader?.attempts ?? 0,
+      upgradeSuccesses: this.upgrader?.successes ?? 0
+    }
+    const relay = this.node.services.circuitRelay
+    if (this.init.relayServer != null) {
+      out.relay = { reservations: relay?.reservations.size ?? 0, stunAnswered: this.stun?.answered() ?? 0, stunPort: this.stun?.port ?? null }
+    }
+    return out
+  }
+
   connections (): ConnectionInfo[] {
     return this.node.getConnections().map(c => ({
       peerId: c.remotePeer.toString(),
       remoteAddr: c.remoteAddr.toString(),
-      relayed: c.limits != null || !c.direct,
+      relayed: !isDirect(c),
       direction: c.direction
     }))
+  }
+
+  /** The open connection to a peer with the best path (unlimited before limited/relayed), if any. */
+  private bestConnection (peerId: string): Connection | undefined {
+    const open = this.node.getConnections(parseEd25519PeerId(peerId)).filter(c => c.status === 'open')
+    let best: Connection | undefined
+    for (const c of open) if (best == null || rank(c) > rank(best)) best = c
+    return best
   }
 
   /** @internal Bounded dial. Noise authenticates the remote against `peerId` (libp2p noise spec §Handshake). */
@@ -293,7 +415,7 @@ class ParleyNetworkImpl extends EventTarget {
     this.assertStarted()
     const id = parseEd25519PeerId(peerId)
     if (id.equals(this.node.peerId)) throw new InvalidPeerIdError('cannot dial self')
-    const open = this.node.getConnections(id).find(c => c.status === 'open')
+    const open = this.bestConnection(peerId)
     if (open != null) return open
     const signal = withTimeout(this.timeouts.dialMs, options.signal)
     const timeout = (err: unknown): NetTimeoutError => new NetTimeoutError(options.signal?.aborted === true ? 'dial aborted by caller' : 'dial timed out', { cause: err })
@@ -495,11 +617,24 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
   const timeouts: NetTimeouts = { ...DEFAULT_TIMEOUTS, ...init.timeouts }
   const seqMemory = new RecordSeqMemory()
   const loopback = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+  const relays = init.relays ?? []
+  relayPeerIds(relays) // each must name its relay
+  const nat = init.nat ?? relays.length > 0
+  const listen = [...init.listen]
+  if (init.relayServer != null && !listen.some(a => a.includes('/ws'))) {
+    const tcpHost = listen.map(a => /^\/(ip4|ip6)\/([^/]+)\/tcp\//.exec(a)).find(m => m != null)
+    listen.push(tcpHost != null ? `/${tcpHost[1]!}/${tcpHost[2]!}/tcp/0/ws` : '/ip4/0.0.0.0/tcp/0/ws')
+  }
+  // One `/p2p-circuit` listen address per relay: the transport reserves a slot on each relay it is
+  // connected to (the relays are dialed and kept connected like bootstrap peers).
+  if (nat) listen.push(...relays.map(() => '/p2p-circuit'), '/webrtc')
+  // ICE servers are always explicit: without them @libp2p/webrtc would fall back to public STUN hosts.
+  const iceServers = init.iceServers ?? stunUrlsForRelays(relays)
   const node = await createLibp2p({
     privateKey,
     start: false,
-    addresses: { listen: init.listen, announce: init.announce ?? [] },
-    transports: [tcp(), webSockets()],
+    addresses: { listen, announce: init.announce ?? [] },
+    transports: [tcp(), webSockets(), ...(nat ? natTransports(iceServers) : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: init.mdns === false ? [] : [mdns({ serviceTag: init.mdnsServiceTag ?? '_parley._udp.local', interval: init.mdnsIntervalMs ?? 10_000 })],
@@ -522,7 +657,8 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
         selectors: { [ns]: createRecordSelector(prefix) },
         // LAN and loopback addresses are real Parley addresses: keep them.
         peerInfoMapper: passthroughMapper
-      })
+      }),
+      ...(init.relayServer != null ? { circuitRelay: relayServerService(init.relayServer) } : {})
     }
   }) as unknown as Libp2p<Services>
   // Sanity: the libp2p identity is exactly the seed's Ed25519 key.

@@ -189,7 +189,7 @@ test('figures: dial + first stream, envelope RTT on loopback (printed, not asser
       await x.sendEnvelopes(y.peerId, [envelope()])
       rtts.push(performance.now() - t)
     }
-    console.log(`# dial+first envelope (cold) ${cold.toFixed(1)} ms; envelope RTT (stream per batch) p50 ${percentile(rtts, 0.5).toFixed(2)} ms p99 ${percentile(rtts, 0.99).toFixed(2)} ms`)
+    console.log(`# dial+first envelope (cold) ${cold.toFixed(1)} ms; envelope RTT (one persistent stream) p50 ${percentile(rtts, 0.5).toFixed(2)} ms p99 ${percentile(rtts, 0.99).toFixed(2)} ms`)
     assert.equal(rtts.length, 200)
   } finally {
     await x.stop(); await y.stop()

@@ -1,0 +1,178 @@
+/**
+ * Relays and NAT traversal. A relay node runs circuit relay v2 (chat-sized limits), a STUN Binding
+ * responder and a DHT server; a client behind NAT reserves a slot on its relays (listens on
+ * `/p2p-circuit`), listens on `/webrtc`, and once a relayed connection to a peer exists tries, in the
+ * background, a direct WebRTC connection signalled over that relayed connection (ICE with the
+ * relays' STUN only). TCP hole punching is not attempted: js-libp2p on Node cannot do it (STACK-NOTES).
+ */
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { webRTC } from '@libp2p/webrtc'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, PeerId } from '@libp2p/interface'
+import { backoffDelay } from './options.js'
+import { NetStateError } from './errors.js'
+
+export interface RelayServerOptions {
+  /** Concurrent reservations held for clients. @default 128 */
+  maxReservations?: number
+  /**
+   * Limits per relayed connection, or null for unlimited. A relayed chat connection carries small
+   * frames for a long time, so the libp2p defaults (128 KiB / 2 min) would cut conversations; 1 h and
+   * 64 MiB bound one connection's cost to the relay operator while no text chat reaches them (the
+   * client simply re-dials afterwards). @default { durationMs: 3600000, dataBytes: 67108864 }
+   */
+  limits?: { durationMs: number, dataBytes: number } | null
+  /** Reservation lifetime before the client must refresh it. @default 7200000 */
+  reservationTtlMs?: number
+  /** STUN Binding responder on UDP for ICE, or false. @default { host: '0.0.0.0', port: 3478 } */
+  stun?: { host?: string, port?: number } | false
+}
+
+export const DEFAULT_RELAY_LIMITS = Object.freeze({ durationMs: 3_600_000, dataBytes: 64 * 1024 * 1024 })
+export const DEFAULT_STUN_PORT = 3478
+const P2P_CODE = 421
+/** A direct connection that lasted this long is real (failed-dial leftovers were seen to last up to ~7 s). */
+const SETTLED_MS = 15_000
+/** Start after the relayed dial has fully finished: a dial issued while it is still queued joins it (and returns the relayed connection). */
+const FIRST_TRY_MS = 1_000
+
+/** libp2p services for a relay node. */
+export function relayServerService (opts: RelayServerOptions): ReturnType<typeof circuitRelayServer> {
+  const limits = opts.limits === undefined ? DEFAULT_RELAY_LIMITS : opts.limits
+  return circuitRelayServer({
+    reservations: {
+      maxReservations: opts.maxReservations ?? 128,
+      reservationTtl: opts.reservationTtlMs ?? 7_200_000,
+      // Circuit relay v2 spec §Reservation: the relay states the limit it applies to each relayed connection.
+      applyDefaultLimit: limits != null,
+      ...(limits != null ? { defaultDurationLimit: limits.durationMs, defaultDataLimit: BigInt(limits.dataBytes) } : {})
+    }
+  })
+}
+
+/** Client transports for relayed and WebRTC connections; ICE uses exactly `iceServers` (never public STUN). */
+export function natTransports (iceServers: string[]): [ReturnType<typeof circuitRelayTransport>, ReturnType<typeof webRTC>] {
+  return [
+    circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+    webRTC({ rtcConfiguration: { iceServers: iceServers.map(url => ({ urls: [url] })) } })
+  ]
+}
+
+/** `stun:<host>:<port>` for each relay address with an IP or DNS host (the relay runs STUN there). */
+export function stunUrlsForRelays (relays: string[], port = DEFAULT_STUN_PORT): string[] {
+  const out = new Set<string>()
+  for (const r of relays) {
+    const c = multiaddr(r).getComponents()[0]
+    if (c == null || c.value == null) continue
+    if (c.name === 'ip4' || c.name === 'dns4' || c.name === 'dns' || c.name === 'dns6') out.add(`stun:${c.value}:${port}`)
+    else if (c.name === 'ip6') out.add(`stun:[${c.value}]:${port}`)
+  }
+  return [...out]
+}
+
+/** The relay PeerIds named by relay multiaddrs (each must end in /p2p/<id>). */
+export function relayPeerIds (relays: string[]): string[] {
+  return relays.map((r) => {
+    const p2p = multiaddr(r).getComponents().filter(c => c.code === P2P_CODE)
+    const id = p2p[p2p.length - 1]?.value
+    if (id == null) throw new NetStateError('relay address must end in /p2p/<peerId>')
+    return id
+  })
+}
+
+/** A connection that does not go through a relay and carries no relay limits (judged from the connection). */
+export function isDirect (c: Connection): boolean {
+  return c.limits == null && c.direct !== false
+}
+
+/** The WebRTC address of a peer reached over a relayed connection: `<relay>/p2p-circuit/webrtc/p2p/<peer>`. */
+export function webrtcAddrVia (relayed: Connection): Multiaddr | null {
+  const addr = relayed.remoteAddr
+  const parts = addr.getComponents()
+  if (!parts.some(c => c.name === 'p2p-circuit')) return null
+  const peer = relayed.remotePeer.toString()
+  const base = parts[parts.length - 1]?.code === P2P_CODE ? addr.decapsulateCode(P2P_CODE) : addr
+  return base.encapsulate(`/webrtc/p2p/${peer}`)
+}
+
+export interface UpgraderComponents {
+  connections(peer: PeerId): Connection[]
+  dial(addr: Multiaddr, signal: AbortSignal): Promise<Connection>
+  onDirect(peerId: string): void
+}
+
+/**
+ * Background WebRTC upgrades of relayed connections. The side that dialed the relayed connection
+ * tries; failures (symmetric NAT: ICE times out) back off exponentially while the relay keeps
+ * carrying the conversation. Never throws into the caller.
+ */
+export class DirectUpgrader {
+  private readonly pending = new Map<string, { timer?: NodeJS.Timeout, attempt: number, running: boolean }>()
+  private stopped = false
+  attempts = 0
+  successes = 0
+
+  constructor (private readonly components: UpgraderComponents, private readonly opts: { dialTimeoutMs: number, baseMs: number, maxMs: number }) {}
+
+  /** Called for every new connection: schedules an upgrade for an outbound relayed one. */
+  onConnection (conn: Connection): void {
+    if (this.stopped || isDirect(conn) || conn.direction !== 'outbound') return
+    const id = conn.remotePeer.toString()
+    if (this.pending.has(id)) return
+    const state: { timer?: NodeJS.Timeout, attempt: number, running: boolean } = { attempt: 0, running: false }
+    this.pending.set(id, state)
+    const peer = conn.remotePeer
+    state.timer = setTimeout(() => { void this.tryUpgrade(peer) }, FIRST_TRY_MS)
+    state.timer.unref?.()
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const s of this.pending.values()) clearTimeout(s.timer)
+    this.pending.clear()
+  }
+
+  private async tryUpgrade (peer: PeerId): Promise<void> {
+    const id = peer.toString()
+    const state = this.pending.get(id)
+    if (state == null || state.running || this.stopped) return
+    const conns = this.components.connections(peer).filter(c => c.status === 'open')
+    const relayed = conns.find(c => !isDirect(c))
+    // A direct connection counts once it has lasted a moment: a failed WebRTC dial can leave the
+    // other side a connection that closes ~300 ms after opening (STACK-NOTES, js-libp2p #2646).
+    const settled = (c: Connection): boolean => isDirect(c) && Date.now() - c.timeline.open >= SETTLED_MS
+    if (conns.some(settled) || relayed == null) {
+      // Already direct (perhaps from the other side's attempt, or ours finished late), or nothing
+      // to signal over: done.
+      this.pending.delete(id)
+      return
+    }
+    const addr = webrtcAddrVia(relayed)
+    if (addr == null) { this.pending.delete(id); return }
+    state.running = true
+    state.attempt++
+    this.attempts++
+    try {
+      const conn = await this.components.dial(addr, AbortSignal.timeout(this.opts.dialTimeoutMs))
+      // A WebRTC connection's remoteAddr still names the relay: judge it by the connection itself (STACK-NOTES).
+      if (isDirect(conn) && conn.status === 'open') {
+        this.pending.delete(id)
+        this.succeeded(id)
+        return
+      }
+    } catch {
+      // ICE failed or timed out (e.g. symmetric NAT): keep the relay, retry later.
+    } finally {
+      state.running = false
+    }
+    if (this.stopped || !this.pending.has(id)) return
+    const delay = backoffDelay(state.attempt - 1, { baseMs: this.opts.baseMs, maxMs: this.opts.maxMs })
+    state.timer = setTimeout(() => { void this.tryUpgrade(peer) }, delay)
+    state.timer.unref?.()
+  }
+
+  private succeeded (peerId: string): void {
+    this.successes++
+    this.components.onDirect(peerId)
+  }
+}
