@@ -47,6 +47,8 @@ export interface MessageInfo {
   status: MessageStatus
   /** Per-conversation display position (stable). */
   seq: number
+  /** Why a 'failed' message failed (e.g. "rejected: identity key changed"); absent otherwise. */
+  reason?: string
 }
 
 export interface PeerConnectionInfo {
@@ -70,7 +72,7 @@ export interface SafetyNumberInfo {
 
 export type NodeEvent =
   | { type: 'message', message: MessageInfo }
-  | { type: 'status', peerId: string, id: string, status: MessageStatus }
+  | { type: 'status', peerId: string, id: string, status: MessageStatus, reason?: string }
   | { type: 'contact-online', peerId: string, online: boolean }
   | { type: 'key-changed', peerId: string, identityKey: string }
   | { type: 'contact-added', contact: ContactInfo }

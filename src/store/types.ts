@@ -206,6 +206,38 @@ export interface OutboxStore {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Receipt outbox (our own sealed receipts waiting to leave)
+
+export interface ReceiptOutboxEntry {
+  /** The receipt envelope's id (hex): unique, and no message row (receipts are never shown). */
+  id: string
+  peerId: string
+  /** The sealed envelope exactly as it goes on the wire. */
+  envelope: Uint8Array
+  createdAt: number
+}
+
+export interface NewReceiptOutboxEntry {
+  id: string
+  peerId: string
+  envelope: Uint8Array
+}
+
+export interface ReceiptOutboxStore {
+  /** Stores a sealed receipt envelope (re-enqueueing an id replaces it). */
+  enqueueReceipt: (entry: NewReceiptOutboxEntry, opts?: CallOptions) => Promise<void>
+  /** One peer's pending receipts, oldest first. */
+  receiptsFor: (peerId: string, opts?: CallOptions & { limit?: number }) => Promise<ReceiptOutboxEntry[]>
+  /** Peers that have pending receipts. */
+  receiptPeers: (opts?: CallOptions) => Promise<string[]>
+  /** True when the entry existed. */
+  removeReceipt: (id: string, opts?: CallOptions) => Promise<boolean>
+  /** Keeps only the `keep` newest receipts of a peer; returns how many were dropped. */
+  trimReceipts: (peerId: string, keep: number, opts?: CallOptions) => Promise<number>
+  countReceiptOutbox: (opts?: CallOptions) => Promise<number>
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Receipts
 
 export type ReceiptKind = 'delivered' | 'read'
@@ -256,6 +288,9 @@ export interface ReadTx {
   outboxFor: (peerId: string, opts?: { limit?: number }) => OutboxEntry[]
   countOutbox: () => number
   listReceipts: (messageId: string) => Receipt[]
+  receiptsFor: (peerId: string, opts?: { limit?: number }) => ReceiptOutboxEntry[]
+  receiptPeers: () => string[]
+  countReceiptOutbox: () => number
 }
 
 /**
@@ -281,9 +316,12 @@ export interface WriteTx extends ReadTx {
   recordOutboxAttempt: (messageId: string, update: { error: string | null, nextAttemptAt: number }) => boolean
   removeOutbox: (messageId: string) => boolean
   addReceipt: (receipt: IncomingReceipt) => boolean
+  enqueueReceipt: (entry: NewReceiptOutboxEntry) => void
+  removeReceipt: (id: string) => boolean
+  trimReceipts: (peerId: string, keep: number) => number
 }
 
-export interface ParleyStore extends IdentityStore, PreKeyStore, SessionStore, ContactStore, MessageStore, OutboxStore, ReceiptStore {
+export interface ParleyStore extends IdentityStore, PreKeyStore, SessionStore, ContactStore, MessageStore, OutboxStore, ReceiptOutboxStore, ReceiptStore {
   /** Absolute path of the database file. */
   readonly path: string
   /** True when secret columns are encrypted at rest. */

@@ -118,7 +118,14 @@ describe('identity key changes', () => {
     const ev = await changed as Extract<NodeEvent, { type: 'key-changed' }>
     assert.equal(ev.peerId, a.peerId)
     assert.equal(ev.identityKey, Buffer.from(identityKeyOfPeer(a.peerId)).toString('hex'))
-    assert.equal(((await failed) as Extract<NodeEvent, { type: 'status' }>).id, m.id)
+    const failedEv = (await failed) as Extract<NodeEvent, { type: 'status' }>
+    assert.equal(failedEv.id, m.id)
+    // the reason travels with the event and stays on the message (api.ts MessageInfo.reason)
+    assert.equal(failedEv.reason, 'rejected: identity key changed')
+    const failedMsg = (await a.messages('bob')).find(x => x.id === m.id)
+    assert.equal(failedMsg?.status, 'failed')
+    assert.equal(failedMsg?.reason, 'rejected: identity key changed')
+    assert.equal((await a.messages('bob')).find(x => x.text === 'one')?.reason, undefined)
     assert.equal((await b.messages('alice')).length, 1)
     const pending = (await b.listContacts())[0]!
     assert.equal(pending.pendingKeyChange?.identityKey, ev.identityKey)

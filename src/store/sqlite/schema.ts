@@ -94,6 +94,23 @@ export const MIGRATIONS: readonly Migration[] = [
         ) STRICT, WITHOUT ROWID;
       `)
     }
+  },
+  {
+    version: 2,
+    name: 'receipt outbox',
+    up: (db) => {
+      // Sealed receipt envelopes waiting for the peer's Ack. They belong to no message row (a receipt
+      // is not shown), so they live beside the message outbox instead of in it.
+      db.exec(`
+        CREATE TABLE receipt_outbox (
+          id TEXT PRIMARY KEY,
+          peer_id TEXT NOT NULL,
+          envelope BLOB NOT NULL,
+          created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX receipt_outbox_peer ON receipt_outbox (peer_id, created_at);
+      `)
+    }
   }
 ]
 

@@ -18,8 +18,8 @@ import {
 import {
   DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_PREKEY_ID, MESSAGE_STATUSES, PREKEY_KINDS,
   type CallOptions, type Contact, type ContactPatch, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
-  type MessageStatus, type NewMessage, type NewOutboxEntry, type OutboxEntry, type ParleyStore,
-  type PreKeyKind, type ReadTx, type Receipt, type StoredIdentity, type StoredMessage, type StoredPreKey,
+  type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
+  type PreKeyKind, type ReadTx, type Receipt, type ReceiptOutboxEntry, type StoredIdentity, type StoredMessage, type StoredPreKey,
   type WriteTx
 } from '../types.js'
 
@@ -509,6 +509,56 @@ class SqliteTx implements WriteTx {
     return this.#run('DELETE FROM outbox WHERE message_id = ?', messageId) > 0
   }
 
+  // -- receipt outbox ---------------------------------------------------------------------------------
+
+  #receiptEntry (r: Row): ReceiptOutboxEntry {
+    const id = String(r.id)
+    return {
+      id,
+      peerId: String(r.peer_id),
+      envelope: this.#open('receipt_outbox', 'envelope', id, r.envelope),
+      createdAt: Number(r.created_at)
+    }
+  }
+
+  enqueueReceipt (e: NewReceiptOutboxEntry): void {
+    this.#w()
+    const id = checkId('receipt id', e.id)
+    const peerId = checkId('peerId', e.peerId)
+    const envelope = checkBytes('receipt envelope', e.envelope, STORE_LIMITS.envelopeBytes)
+    this.#run(`INSERT INTO receipt_outbox (id, peer_id, envelope, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET peer_id = excluded.peer_id, envelope = excluded.envelope`,
+    id, peerId, this.#seal('receipt_outbox', 'envelope', id, envelope), this.#h.now())
+  }
+
+  receiptsFor (peerId: string, opts: { limit?: number } = {}): ReceiptOutboxEntry[] {
+    checkId('peerId', peerId)
+    return this.#all('SELECT * FROM receipt_outbox WHERE peer_id = ? ORDER BY created_at, rowid LIMIT ?',
+      peerId, checkLimit(opts.limit, 100)).map(r => this.#receiptEntry(r))
+  }
+
+  receiptPeers (): string[] {
+    return this.#all('SELECT DISTINCT peer_id FROM receipt_outbox ORDER BY peer_id').map(r => String(r.peer_id))
+  }
+
+  removeReceipt (id: string): boolean {
+    this.#w()
+    checkId('receipt id', id)
+    return this.#run('DELETE FROM receipt_outbox WHERE id = ?', id) > 0
+  }
+
+  trimReceipts (peerId: string, keep: number): number {
+    this.#w()
+    checkId('peerId', peerId)
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new StoreInputError('keep must be a non-negative integer')
+    return this.#run(`DELETE FROM receipt_outbox WHERE peer_id = ? AND rowid NOT IN
+      (SELECT rowid FROM receipt_outbox WHERE peer_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)`, peerId, peerId, keep)
+  }
+
+  countReceiptOutbox (): number {
+    return Number(this.#get('SELECT COUNT(*) AS n FROM receipt_outbox')?.n ?? 0)
+  }
+
   // -- receipts ---------------------------------------------------------------------------------------
 
   addReceipt (receipt: IncomingReceipt): boolean {
@@ -546,7 +596,8 @@ const SECRET_COLUMNS: ReadonlyArray<{ table: string, column: string, key: string
   { table: 'prekeys', column: 'record', key: "kind || '/' || id", rowKey: r => String(r.k) },
   { table: 'sessions', column: 'record', key: 'peer_id', rowKey: r => String(r.k) },
   { table: 'messages', column: 'body', key: 'id', rowKey: r => String(r.k) },
-  { table: 'outbox', column: 'envelope', key: 'message_id', rowKey: r => String(r.k) }
+  { table: 'outbox', column: 'envelope', key: 'message_id', rowKey: r => String(r.k) },
+  { table: 'receipt_outbox', column: 'envelope', key: 'id', rowKey: r => String(r.k) }
 ]
 
 export interface SqliteStoreInit {
@@ -735,6 +786,14 @@ export class SqliteStore implements ParleyStore {
 
   async removeOutbox (messageId: string, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.removeOutbox(messageId), opts) }
   async countOutbox (opts?: CallOptions): Promise<number> { return this.#r(opts, tx => tx.countOutbox()) }
+
+  // receipt outbox
+  async enqueueReceipt (entry: NewReceiptOutboxEntry, opts?: CallOptions): Promise<void> { await this.write(tx => tx.enqueueReceipt(entry), opts) }
+  async receiptsFor (peerId: string, opts?: CallOptions & { limit?: number }): Promise<ReceiptOutboxEntry[]> { return this.#r(opts, tx => tx.receiptsFor(peerId, opts)) }
+  async receiptPeers (opts?: CallOptions): Promise<string[]> { return this.#r(opts, tx => tx.receiptPeers()) }
+  async removeReceipt (id: string, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.removeReceipt(id), opts) }
+  async trimReceipts (peerId: string, keep: number, opts?: CallOptions): Promise<number> { return await this.write(tx => tx.trimReceipts(peerId, keep), opts) }
+  async countReceiptOutbox (opts?: CallOptions): Promise<number> { return this.#r(opts, tx => tx.countReceiptOutbox()) }
 
   // receipts
   async addReceipt (receipt: IncomingReceipt, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.addReceipt(receipt), opts) }

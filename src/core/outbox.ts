@@ -1,0 +1,242 @@
+/**
+ * What leaves the node: the durable per-peer outbox of sealed messages (FIFO, one flush at a time per
+ * peer, exponential backoff with jitter, retransmission until the delivery receipt) and the durable
+ * receipt outbox (our own sealed delivery/read receipts, store table receipt_outbox). Every receipt
+ * is committed in the same store unit as the ratchet step that sealed it and the change that caused
+ * it, so a crash loses neither; it is deleted once the peer acknowledged its envelope.
+ */
+import type { MessageStatus } from './api.js'
+import type { NodeContext } from './context.js'
+import type { ReceiptKind, Sessions } from './sessions.js'
+import { fromHexId, mergeSignals, MAX_ENVELOPES_PER_FLUSH, MAX_RECEIPT_QUEUE } from './util.js'
+import { serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
+import { DeliveryIncompleteError, type Ack, type Envelope } from '../net/index.js'
+import type { NewReceiptOutboxEntry, OutboxEntry } from '../store/index.js'
+import { decodeEnvelope, LIMITS } from '../wire/index.js'
+
+export class Outbox {
+  private readonly flushing = new Map<string, { again: boolean, force: boolean }>()
+  /** Re-sent delivery receipts (duplicates arrived), batched per peer until sealed into the store. */
+  private readonly pendingReceipts = new Map<string, Uint8Array[]>()
+  /** Backoff of receipt-only flushes after the peer did not take them (kept in memory: a restart retries at once). */
+  private readonly receiptRetry = new Map<string, { attempt: number, nextAt: number }>()
+
+  constructor (private readonly ctx: NodeContext, private readonly sessions: Sessions) {}
+
+  /** Flushes one peer's outbox soon (coalesced; one flush at a time per peer). */
+  kick (peerId: string, force: boolean): void {
+    if (this.ctx.stopped) return
+    const f = this.flushing.get(peerId)
+    if (f != null) {
+      f.again = true
+      f.force ||= force
+      return
+    }
+    const state = { again: false, force }
+    this.flushing.set(peerId, state)
+    this.ctx.bg((async () => {
+      try {
+        let more: boolean
+        do {
+          const force = state.force
+          state.again = false
+          state.force = false
+          more = await this.flushPeer(peerId, force)
+        } while ((state.again || more) && !this.ctx.stopped)
+      } finally {
+        this.flushing.delete(peerId)
+      }
+    })())
+  }
+
+  /** One pass: peers with due entries, connected peers with pending receipts, due session retries. */
+  async tick (): Promise<void> {
+    const ctx = this.ctx
+    if (ctx.stopped) return
+    const now = Date.now()
+    const due = await ctx.store.dueOutbox(now, { limit: 500 })
+    for (const p of new Set(due.map(e => e.peerId))) this.kick(p, false)
+    // receipts have no backoff of their own: they go whenever the peer is reachable (and on peer:online)
+    for (const p of await ctx.store.receiptPeers()) {
+      if (ctx.net.isConnected(p) && (this.receiptRetry.get(p)?.nextAt ?? 0) <= now) this.kick(p, false)
+    }
+    for (const p of this.sessions.dueRetries(now)) {
+      ctx.bg((async () => { if (await this.sessions.retrySession(p)) this.kick(p, false) })())
+    }
+  }
+
+  /** One delivery attempt of a peer's due envelopes; true when more are due and this one made progress. */
+  async flushPeer (peerId: string, force: boolean): Promise<boolean> {
+    const ctx = this.ctx
+    if (ctx.stopped) return false
+    const now = Date.now()
+    const receipts = await ctx.store.receiptsFor(peerId, { limit: MAX_ENVELOPES_PER_FLUSH })
+    // failed entries stay (with their reason) at nextAttemptAt = MAX; at most 64 envelopes per flush
+    const pending = (await ctx.store.outboxFor(peerId, { limit: 1000 })).filter(e => e.nextAttemptAt !== Number.MAX_SAFE_INTEGER)
+    // Per-peer FIFO: once anything goes, every entry the peer has not accepted yet goes with it, in
+    // order (their jittered retry times differ, and the receiver shows messages in arrival order).
+    // Accepted entries (waiting for their receipt) are re-sent only when their own time comes.
+    const notAccepted = (e: OutboxEntry): boolean => e.attempts === 0 || e.lastError != null
+    const anyDue = force || pending.some(e => e.nextAttemptAt <= now)
+    const due = anyDue ? pending.filter(e => force || e.nextAttemptAt <= now || notAccepted(e)) : []
+    const entries = due.slice(0, MAX_ENVELOPES_PER_FLUSH)
+    if (receipts.length === 0 && entries.length === 0) return false
+    const envs: Envelope[] = []
+    const sentReceipts: string[] = []
+    const brokenReceipts: string[] = []
+    for (const r of receipts) {
+      try {
+        envs.push(decodeEnvelope(r.envelope))
+        sentReceipts.push(r.id)
+      } catch {
+        brokenReceipts.push(r.id)
+      }
+    }
+    const good: typeof entries = []
+    const broken: string[] = []
+    for (const e of entries) {
+      try {
+        envs.push(decodeEnvelope(e.envelope))
+        good.push(e)
+      } catch {
+        broken.push(e.messageId)
+      }
+    }
+    let acks: Ack[] = []
+    let error: string | null = null
+    if (envs.length > 0) {
+      const contact = await ctx.store.getContact(peerId)
+      try {
+        acks = await ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+      } catch (err) {
+        if (err instanceof DeliveryIncompleteError) acks = [...err.acks] as Ack[]
+        error = (err as Error).name ?? 'send failed'
+      }
+    }
+    // receipts need no receipt: gone once the peer took them (an ERROR Ack asks us to retry)
+    const ackedReceipts = sentReceipts.filter((_, i) => acks[i] != null && acks[i]!.status !== 'ERROR')
+    if (ackedReceipts.length < sentReceipts.length) {
+      const attempt = (this.receiptRetry.get(peerId)?.attempt ?? 0) + 1
+      this.receiptRetry.set(peerId, { attempt, nextAt: Date.now() + ctx.retryDelay(attempt) })
+    } else {
+      this.receiptRetry.delete(peerId)
+    }
+    const statusEvents: Array<{ id: string, status: MessageStatus, reason?: string }> = []
+    const later = Date.now()
+    await ctx.store.write((tx) => {
+      for (const id of [...ackedReceipts, ...brokenReceipts]) tx.removeReceipt(id)
+      for (const id of broken) {
+        const reason = 'corrupt envelope'
+        tx.setStatus(id, 'failed')
+        tx.recordOutboxAttempt(id, { error: reason, nextAttemptAt: Number.MAX_SAFE_INTEGER })
+        statusEvents.push({ id, status: 'failed', reason })
+      }
+      good.forEach((e, i) => {
+        const ack = acks[sentReceipts.length + i]
+        if (ack == null) {
+          tx.recordOutboxAttempt(e.messageId, { error: error ?? 'no ack', nextAttemptAt: later + ctx.retryDelay(e.attempts) })
+          return
+        }
+        if (ack.status === 'OK' || ack.status === 'DUPLICATE') {
+          const m = tx.getMessage(e.messageId)
+          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
+            tx.setStatus(e.messageId, 'sent')
+            statusEvents.push({ id: e.messageId, status: 'sent' })
+          }
+          // keep it until the delivery receipt: retransmission until receipt (issue 3)
+          const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
+          tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })
+        } else if (ack.status === 'REJECTED') {
+          const reason = `rejected: ${ack.reason ?? ''}`.slice(0, 200)
+          tx.setStatus(e.messageId, 'failed')
+          tx.recordOutboxAttempt(e.messageId, { error: reason, nextAttemptAt: Number.MAX_SAFE_INTEGER })
+          statusEvents.push({ id: e.messageId, status: 'failed', reason })
+        } else {
+          tx.recordOutboxAttempt(e.messageId, { error: `peer error: ${ack.reason ?? ''}`.slice(0, 200), nextAttemptAt: later + ctx.retryDelay(e.attempts) })
+        }
+      })
+    }).catch(() => {})
+    for (const s of statusEvents) ctx.emitStatus(peerId, s.id, s.status, s.reason)
+    // go on at once only after progress: envelopes the peer answers with ERROR wait for their backoff
+    const progressed = ackedReceipts.length > 0 || acks.slice(sentReceipts.length).some(a => a != null && a.status !== 'ERROR')
+    return (due.length > entries.length || receipts.length >= MAX_ENVELOPES_PER_FLUSH) && progressed
+  }
+
+  // -- receipts -------------------------------------------------------------------------------------
+
+  /**
+   * Seals receipts for `ids` on `record` (at most LIMITS.maxReceiptIds per receipt). The caller
+   * commits the returned record and entries in one unit (see commitReceipts).
+   */
+  async sealReceipts (record: SessionRecord, peerId: string, kind: ReceiptKind, ids: Uint8Array[]): Promise<{ record: SessionRecord, entries: NewReceiptOutboxEntry[] }> {
+    const entries: NewReceiptOutboxEntry[] = []
+    for (let i = 0; i < ids.length; i += LIMITS.maxReceiptIds) {
+      const r = await this.sessions.sealReceipt(record, peerId, kind, ids.slice(i, i + LIMITS.maxReceiptIds))
+      record = r.record
+      entries.push(r.entry)
+    }
+    return { record, entries }
+  }
+
+  /** Queues a re-sent delivery receipt (the original message arrived again: the first receipt may be lost). */
+  queueDeliveredAgain (peerId: string, id: Uint8Array): void {
+    if (this.ctx.stopped) return
+    let q = this.pendingReceipts.get(peerId)
+    const schedule = q == null
+    if (q == null) {
+      q = []
+      this.pendingReceipts.set(peerId, q)
+    }
+    if (q.length < MAX_RECEIPT_QUEUE) q.push(id)
+    if (schedule) setImmediate(() => { this.ctx.bg(this.sealDeliveredAgain(peerId)) })
+  }
+
+  private async sealDeliveredAgain (peerId: string): Promise<void> {
+    const ctx = this.ctx
+    await ctx.withPeerLock(peerId, async () => {
+      const ids = this.pendingReceipts.get(peerId)
+      this.pendingReceipts.delete(peerId)
+      if (ids == null || ids.length === 0 || ctx.stopped) return
+      const record = await ctx.loadRecord(peerId)
+      if (record?.current == null) return
+      const sealed = await this.sealReceipts(record, peerId, 'DELIVERED', ids)
+      // the ratchet advance and the receipts commit together (no key reuse, nothing lost after a crash)
+      await ctx.store.write((tx) => {
+        tx.putSession(peerId, serializeSessionRecord(sealed.record))
+        for (const e of sealed.entries) tx.enqueueReceipt(e)
+        tx.trimReceipts(peerId, MAX_RECEIPT_QUEUE)
+      })
+    })
+    this.kick(peerId, false)
+  }
+
+  /**
+   * Marks the peer's incoming messages read and, in the same unit, commits the READ receipt for
+   * them (with the ratchet step that sealed it). Without a session nothing can be sealed: the
+   * messages are marked read only.
+   */
+  async markRead (peerId: string): Promise<void> {
+    const ctx = this.ctx
+    const sent = await ctx.withPeerLock(peerId, async () => {
+      const unread = (await ctx.store.listMessages(peerId, { limit: 1000 })).filter(m => m.direction === 'in' && m.readAt == null)
+      if (unread.length === 0) return false
+      const upToSeq = Math.max(...unread.map(m => m.seq))
+      let record: SessionRecord | null
+      try {
+        record = await ctx.loadRecord(peerId)
+      } catch {
+        record = null
+      }
+      const sealed = record?.current != null ? await this.sealReceipts(record, peerId, 'READ', unread.map(m => fromHexId(m.id))) : null
+      await ctx.store.write((tx) => {
+        tx.markRead(peerId, { upToSeq })
+        if (sealed == null || sealed.entries.length === 0) return
+        tx.putSession(peerId, serializeSessionRecord(sealed.record))
+        for (const e of sealed.entries) tx.enqueueReceipt(e)
+        tx.trimReceipts(peerId, MAX_RECEIPT_QUEUE)
+      })
+      return sealed != null
+    })
+    if (sent) this.kick(peerId, false)
+  }
+}
