@@ -9,6 +9,7 @@
  * mailbox checks SHA-256(prefix || key) == tag and the signature.
  */
 import { primitives } from '../crypto/primitives/index.js'
+import { concatBytes } from '../crypto/bytes.js'
 import { MailboxMalformedError } from './errors.js'
 
 export const TAG_BYTES = 32
@@ -40,7 +41,7 @@ export function newMailboxSecret (): Uint8Array {
 /** tag = SHA-256("parley/mailbox/tag/v1" || ownerPublicKey). */
 export async function tagOfOwnerKey (ownerPublicKey: Uint8Array): Promise<Uint8Array> {
   if (ownerPublicKey.length !== OWNER_KEY_BYTES) throw new MailboxMalformedError('owner key must be 32 bytes')
-  return await primitives.sha256(concat([TAG_PREFIX, ownerPublicKey]))
+  return await primitives.sha256(concatBytes(TAG_PREFIX, ownerPublicKey))
 }
 
 /**
@@ -50,7 +51,7 @@ export async function tagOfOwnerKey (ownerPublicKey: Uint8Array): Promise<Uint8A
 export async function deriveMailboxKey (secret: Uint8Array, label: string, epoch: number): Promise<MailboxKey> {
   if (secret.length !== SECRET_BYTES) throw new MailboxMalformedError('mailbox secret must be 32 bytes')
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new MailboxMalformedError('epoch must be a u32')
-  const info = concat([te.encode(OWNER_INFO), Uint8Array.of(0), u32be(epoch), te.encode(label)])
+  const info = concatBytes(te.encode(OWNER_INFO), Uint8Array.of(0), u32be(epoch), te.encode(label))
   const ownerSeed = await primitives.hkdfSha256(secret, new Uint8Array(0), info, 32)
   const ownerPublicKey = await primitives.ed25519PublicKey(ownerSeed)
   return { tag: await tagOfOwnerKey(ownerPublicKey), ownerPublicKey, ownerSeed }
@@ -71,7 +72,7 @@ export function authTranscript (op: AuthOp, timestamp: bigint, mailboxPeerId: st
   new DataView(ts.buffer).setBigUint64(0, timestamp)
   const m = te.encode(mailboxPeerId)
   const r = te.encode(requesterPeerId)
-  return concat([AUTH_PREFIX, Uint8Array.of(op), ts, u32be(m.length), m, u32be(r.length), r, ownerPublicKey])
+  return concatBytes(AUTH_PREFIX, Uint8Array.of(op), ts, u32be(m.length), m, u32be(r.length), r, ownerPublicKey)
 }
 
 export async function signAuth (key: MailboxKey, op: AuthOp, timestamp: bigint, mailboxPeerId: string, requesterPeerId: string): Promise<{ ownerKey: Uint8Array, signature: Uint8Array }> {
@@ -85,11 +86,3 @@ function u32be (n: number): Uint8Array {
   return b
 }
 
-export function concat (parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
-}
