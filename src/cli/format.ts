@@ -64,7 +64,8 @@ export function formatMessages (list: MessageInfo[], contactName: string, now = 
   if (list.length === 0) return `No messages with ${contactName} yet.\n`
   return list.map((m) => {
     const who = m.direction === 'out' ? 'me' : sanitize(contactName)
-    const mark = m.direction === 'out' ? `  ${STATUS_MARK[m.status]} ${m.status}` : ''
+    const why = m.status === 'failed' && m.reason != null ? ` (${sanitize(m.reason)})` : ''
+    const mark = m.direction === 'out' ? `  ${STATUS_MARK[m.status]} ${m.status}${why}` : ''
     return `[${formatTime(m.timestamp, now)}] ${who}: ${sanitize(m.text)}${mark}`
   }).join('\n') + '\n'
 }
