@@ -70,6 +70,9 @@ function isCanonicalEncapsulationKey (ek: Uint8Array): boolean {
 
 export function kemEncapsulate (encodedPublicKey: Uint8Array): { ciphertext: Uint8Array, sharedSecret: Uint8Array } {
   const raw = decodeKemPublicKey(encodedPublicKey)
+  // native ML-KEM-1024 when the primitives have it (OpenSSL on Node); else the portable code below
+  const native = kem === ml_kem1024 ? primitives.mlKem1024Encapsulate?.(raw) : undefined
+  if (native !== undefined) return native
   const msg = primitives.randomBytes(32)
   let res: { cipherText: Uint8Array, sharedSecret: Uint8Array }
   try {
@@ -89,6 +92,8 @@ export function kemEncapsulate (encodedPublicKey: Uint8Array): { ciphertext: Uin
 export function kemDecapsulate (ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
   if (!(ciphertext instanceof Uint8Array) || ciphertext.length !== KEM_CIPHERTEXT_LENGTH) throw new MalformedInputError('KEM ciphertext has wrong length')
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== KEM_SECRET_KEY_LENGTH) throw new MalformedInputError('KEM secret key has wrong length')
+  const native = kem === ml_kem1024 ? primitives.mlKem1024Decapsulate?.(ciphertext, secretKey) : undefined
+  if (native !== undefined) return native
   try {
     return kem.decapsulate(ciphertext, secretKey)
   } catch (err) {

@@ -30,6 +30,7 @@ const INFO_MESSAGE_KEYS = new TextEncoder().encode('WhisperMessageKeys')
 const ZERO_SALT = new Uint8Array(32)
 const BYTE_1 = Uint8Array.of(0x01)
 const BYTE_2 = Uint8Array.of(0x02)
+const CK_INPUTS = [BYTE_1, BYTE_2] as const
 
 /** A symmetric-key ratchet (DR §2.2): the chain key and the index of the next message key. */
 export interface ChainState {
@@ -90,8 +91,12 @@ export async function kdfRootKey (rootKey: Uint8Array, dhOut: Uint8Array): Promi
 
 /** KDF_CK (DR §5.2, libsignal: message key seed = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02)). */
 export async function kdfChainKey (chainKey: Uint8Array): Promise<{ seed: Uint8Array, next: Uint8Array }> {
-  const [seed, next] = await Promise.all([primitives.hmacSha256(chainKey, BYTE_1), primitives.hmacSha256(chainKey, BYTE_2)])
-  return { seed, next }
+  if (primitives.hmacSha256Many !== undefined) {
+    const [seed, next] = await primitives.hmacSha256Many(chainKey, CK_INPUTS)
+    return { seed: seed!, next: next! }
+  }
+  const seed = await primitives.hmacSha256(chainKey, BYTE_1)
+  return { seed, next: await primitives.hmacSha256(chainKey, BYTE_2) }
 }
 
 /** Expands a message key seed into AES key, MAC key and IV (libsignal "WhisperMessageKeys"). */
@@ -277,6 +282,9 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
   const { seed, next: nextChainKey } = await kdfChainKey(chain.key)
   const plaintext = await openMessage(seed, msg, ctx)
+  // DR §6.5 (deletion): after a successful DH step our previous ratchet private key is retired; drop
+  // any cached copy the primitives hold (the caller's older state objects are theirs to erase)
+  if (next !== state) primitives.x25519Forget?.(state.sendingRatchetKey.privateKey)
   const skipped = newSkipped.length === 0 ? next.skipped : capSkipped([...next.skipped, ...newSkipped])
   return {
     state: { ...next, receivingChain: { key: nextChainKey, index: chain.index + 1 }, skipped },

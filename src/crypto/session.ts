@@ -158,6 +158,8 @@ export async function initiateSession (opts: InitiateSessionOptions): Promise<Se
     rootKey = (await deriveSessionSecrets(km, X3DH_INFO)).rootKey
   }
   for (const k of km) k.fill(0)
+  // X3DH §3.3: the ephemeral private key is deleted after use; drop the primitives' cached copy too
+  primitives.x25519Forget?.(baseKey.privateKey)
   // DR §3.3 RatchetInitAlice: a fresh ratchet key pair against SPK_B (libsignal does the same)
   const ratchet = await initInitiatorRatchet(rootKey, theirSignedPreKey, await generate())
   const state: SessionState = {
@@ -424,7 +426,8 @@ class In {
     this.o += 4
     return ((b[o]! << 24) >>> 0) + (b[o + 1]! << 16) + (b[o + 2]! << 8) + b[o + 3]!
   }
-  bytes (n: number): Uint8Array { this.need(n); const v = this.b.slice(this.o, this.o + n); this.o += n; return v }
+  /** A view into `b`, which deserializeSessionRecord made a private copy of (one allocation per record). */
+  bytes (n: number): Uint8Array { this.need(n); const v = this.b.subarray(this.o, this.o + n); this.o += n; return v }
 }
 
 function writeState (w: Out, s: SessionState): void {
@@ -546,7 +549,8 @@ export function serializeSessionRecord (record: SessionRecord): Uint8Array {
 export function deserializeSessionRecord (bytes: Uint8Array): SessionRecord {
   if (!(bytes instanceof Uint8Array)) throw new MalformedInputError('session record must be bytes')
   if (bytes.length > MAX_SESSION_RECORD_BYTES) throw new MalformedInputError('session record too large')
-  const r = new In(bytes)
+  // one private copy: the state's byte fields are views into it, so the caller's buffer stays theirs
+  const r = new In(bytes.slice())
   if (r.u8() !== SESSION_RECORD_FORMAT) throw new MalformedInputError('unknown session record format')
   const flags = r.u8()
   if (flags > 1) throw new MalformedInputError('unknown session record flags')

@@ -92,3 +92,36 @@ test('scrypt: node:crypto and @noble agree (RFC 7914 §12 vector 2)', async () =
   assert.equal(toHex(await nodePrimitives.scrypt(enc.encode('password'), enc.encode('NaCl'), params, 64)), expected)
   assert.equal(toHex(await webPrimitives.scrypt(enc.encode('password'), enc.encode('NaCl'), params, 64)), expected)
 })
+
+test('hmacSha256Many equals hmacSha256 per message, in both implementations', async () => {
+  for (const p of impls) {
+    if (p.hmacSha256Many == null) continue
+    for (const keyLen of [0, 1, 32, 64, 65, 100]) {
+      const key = nodePrimitives.randomBytes(keyLen)
+      const msgs = [0, 1, 55, 56, 64, 1000, 1500].map(n => nodePrimitives.randomBytes(n))
+      const many = await p.hmacSha256Many(key, msgs)
+      for (let i = 0; i < msgs.length; i++) {
+        assert.equal(toHex(many[i]!), toHex(await nodePrimitives.hmacSha256(key, msgs[i]!)))
+        assert.equal(toHex(many[i]!), toHex(await webPrimitives.hmacSha256(key, msgs[i]!)))
+      }
+    }
+  }
+})
+
+test('native ML-KEM-1024 (when present) matches @noble both ways, incl. implicit rejection', async () => {
+  const { ml_kem1024: kem } = await import('@noble/post-quantum/ml-kem.js')
+  for (const p of impls) {
+    if (p.mlKem1024Encapsulate == null || p.mlKem1024Decapsulate == null) continue
+    for (let i = 0; i < 5; i++) {
+      const { publicKey, secretKey } = kem.keygen()
+      const enc: { ciphertext: Uint8Array, sharedSecret: Uint8Array } | undefined = p.mlKem1024Encapsulate(publicKey)
+      if (enc === undefined) continue // unavailable here: kem.ts falls back to @noble
+      assert.equal(toHex(kem.decapsulate(enc.ciphertext, secretKey)), toHex(enc.sharedSecret))
+      const ref = kem.encapsulate(publicKey)
+      assert.equal(toHex(p.mlKem1024Decapsulate(ref.cipherText, secretKey) ?? new Uint8Array()), toHex(ref.sharedSecret))
+      const bad = ref.cipherText.slice(); bad[7]! ^= 1
+      const rejected = p.mlKem1024Decapsulate(bad, secretKey)
+      if (rejected !== undefined) assert.equal(toHex(rejected), toHex(kem.decapsulate(bad, secretKey)))
+    }
+  }
+})

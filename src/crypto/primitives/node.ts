@@ -4,6 +4,9 @@
  * a Node built-in.
  */
 import * as nc from 'node:crypto'
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js'
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair, type ScryptParams } from './types.js'
 
 // DER prefixes that wrap a raw 32-byte key into PKCS#8 / SPKI (RFC 8410 §7 and §4).
@@ -28,16 +31,36 @@ function quiet<T> (f: () => T): T {
 const secret = (raw: Uint8Array): nc.KeyObject => nc.createSecretKey(raw)
 
 /**
- * KeyObjects of key pairs made by x25519Generate, so the DH that follows needs no re-import.
- * Keyed by array identity: callers must not modify key arrays in place after use (src/crypto never does).
+ * X25519 KeyObjects by key CONTENT, so a ratchet private key read back from a serialised session
+ * record needs no re-import (createPrivateKey re-derives the public key: a scalar multiplication).
+ * The map key is SHA-256(private key), never the key itself, and the map is bounded
+ * (oldest evicted first). DR §6.5 (deletion): the ratchet calls x25519Forget when it retires a
+ * ratchet key pair, so a retired key does not outlive its use in this cache.
  */
-const generated = new WeakMap<Uint8Array, nc.KeyObject>()
+const PRIVATE_CACHE_MAX = 64
+const privateCache = new Map<string, nc.KeyObject>()
+
+function privateCacheId (raw: Uint8Array): string {
+  return nc.hash('sha256', raw, 'base64')
+}
+function remember (id: string, key: nc.KeyObject): void {
+  if (privateCache.size >= PRIVATE_CACHE_MAX) privateCache.delete(privateCache.keys().next().value!)
+  privateCache.set(id, key)
+}
 
 function x25519Private (raw: Uint8Array): nc.KeyObject {
-  const cached = generated.get(raw)
-  if (cached !== undefined) return cached
   checkLength('X25519 private key', raw, 32)
-  return quiet(() => nc.createPrivateKey({ key: Buffer.concat([X25519_PKCS8, raw]), format: 'der', type: 'pkcs8' }))
+  const id = privateCacheId(raw)
+  const cached = privateCache.get(id)
+  if (cached !== undefined) return cached
+  const der = Buffer.concat([X25519_PKCS8, raw])
+  try {
+    const key = quiet(() => nc.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
+    remember(id, key)
+    return key
+  } finally {
+    der.fill(0) // Buffer.concat memory is pooled: do not leave the private key in it
+  }
 }
 /** Imported public keys by array identity (a ratchet step uses the peer's new key twice). */
 const importedPublic = new WeakMap<Uint8Array, nc.KeyObject>()
@@ -49,6 +72,38 @@ function x25519Public (raw: Uint8Array): nc.KeyObject {
   importedPublic.set(raw, key)
   return key
 }
+
+// HMAC and HKDF on short inputs use @noble/hashes (audited, pure JS): for the 1–100-byte inputs of the
+// ratchet's chain and message-key derivations a native call costs more than the hashing itself, and
+// noble lets an HMAC key schedule (RFC 2104 §4 "precompute") be cloned for several messages. Longer
+// inputs go to OpenSSL. We implement no hash function ourselves.
+const JS_MAX = 1024
+const ZERO_KEY = new Uint8Array(32)
+
+/** HMAC-SHA256 (RFC 2104). */
+function hmac (key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (data.length > JS_MAX) return u8(nc.createHmac('sha256', secret(key.length === 0 ? ZERO_KEY : key)).update(data).digest())
+  return nobleHmac(sha256, key, data)
+}
+
+/** HMAC-SHA256 of several messages under one key: one key schedule, cloned per message. */
+function hmacMany (key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
+  if (messages.some(m => m.length > JS_MAX)) return messages.map(m => hmac(key, m))
+  const base = nobleHmac.create(sha256, key)
+  try {
+    return messages.map(m => base.clone().update(m).digest())
+  } finally {
+    base.destroy()
+  }
+}
+
+/** HKDF-SHA256 (RFC 5869 §2.2 extract, §2.3 expand); an empty salt means HashLen zeros (§2.2). */
+function hkdf (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
+  if (ikm.length > JS_MAX || info.length > JS_MAX) return new Uint8Array(nc.hkdfSync('sha256', secret(ikm.length === 0 ? ZERO_KEY : ikm), salt, info, length))
+  return nobleHkdf(sha256, ikm, salt.length === 0 ? ZERO_KEY : salt, info, length)
+}
+
 function ed25519Private (seed: Uint8Array): nc.KeyObject {
   checkLength('Ed25519 seed', seed, 32)
   return quiet(() => nc.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' }))
@@ -65,6 +120,39 @@ function rawX25519 (key: nc.KeyObject, type: 'raw-private' | 'raw-public'): Uint
   }
 }
 
+// ML-KEM-1024 (FIPS 203) in OpenSSL >= 3.5, several times faster than the pure-JS fallback in
+// kem.ts. DER wrappers of raw keys: SPKI (draft-ietf-lamps-kyber-certificates §4) and PKCS#8 with the
+// expandedKey choice (3168-byte FIPS 203 decapsulation key). Unavailable or refused -> undefined,
+// and kem.ts uses @noble/post-quantum exactly as before.
+const MLKEM1024_SPKI = Buffer.from('30820632300b06096086480165030404030382062100', 'hex')
+const MLKEM1024_PKCS8 = Buffer.from('30820c78020100300b060960864801650304040304820c6404820c60', 'hex')
+let mlkemAvailable = typeof nc.encapsulate === 'function' && typeof nc.decapsulate === 'function'
+
+function mlkemEncapsulate (publicKey: Uint8Array): { ciphertext: Uint8Array, sharedSecret: Uint8Array } | undefined {
+  if (!mlkemAvailable || publicKey.length !== 1568) return undefined
+  try {
+    const key = quiet(() => nc.createPublicKey({ key: Buffer.concat([MLKEM1024_SPKI, publicKey]), format: 'der', type: 'spki' }))
+    if (key.asymmetricKeyType !== 'ml-kem-1024') { mlkemAvailable = false; return undefined }
+    const { sharedKey, ciphertext } = nc.encapsulate(key)
+    return { ciphertext: u8(ciphertext), sharedSecret: u8(sharedKey) }
+  } catch {
+    return undefined
+  }
+}
+function mlkemDecapsulate (ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array | undefined {
+  if (!mlkemAvailable || ciphertext.length !== 1568 || secretKey.length !== 3168) return undefined
+  const der = Buffer.concat([MLKEM1024_PKCS8, secretKey])
+  try {
+    const key = quiet(() => nc.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
+    if (key.asymmetricKeyType !== 'ml-kem-1024') { mlkemAvailable = false; return undefined }
+    return u8(nc.decapsulate(key, ciphertext))
+  } catch {
+    return undefined
+  } finally {
+    der.fill(0)
+  }
+}
+
 export const nodePrimitives: CryptoPrimitives = {
   name: 'node:crypto',
   randomBytes: (length) => u8(nc.randomBytes(length)),
@@ -72,8 +160,11 @@ export const nodePrimitives: CryptoPrimitives = {
   async x25519Generate (): Promise<KeyPair> {
     const { privateKey, publicKey } = quiet(() => nc.generateKeyPairSync('x25519'))
     const raw = rawX25519(privateKey, 'raw-private')
-    generated.set(raw, privateKey)
+    remember(privateCacheId(raw), privateKey)
     return { privateKey: raw, publicKey: rawX25519(publicKey, 'raw-public') }
+  },
+  x25519Forget (privateKey) {
+    if (privateKey.length === 32) privateCache.delete(privateCacheId(privateKey))
   },
   async x25519PublicKey (privateKey) {
     return rawPublic(quiet(() => nc.createPublicKey(x25519Private(privateKey))))
@@ -88,6 +179,9 @@ export const nodePrimitives: CryptoPrimitives = {
     if (isAllZero(out)) throw new PrimitiveError('X25519 produced the all-zero value (low-order point)')
     return u8(out)
   },
+
+  mlKem1024Encapsulate: mlkemEncapsulate,
+  mlKem1024Decapsulate: mlkemDecapsulate,
 
   async ed25519PublicKey (seed) {
     return rawPublic(quiet(() => nc.createPublicKey(ed25519Private(seed))))
@@ -107,10 +201,9 @@ export const nodePrimitives: CryptoPrimitives = {
 
   async sha256 (data) { return u8(nc.createHash('sha256').update(data).digest()) },
   async sha512 (data) { return u8(nc.createHash('sha512').update(data).digest()) },
-  async hmacSha256 (key, data) { return u8(nc.createHmac('sha256', secret(key)).update(data).digest()) },
-  async hkdfSha256 (ikm, salt, info, length) {
-    return new Uint8Array(nc.hkdfSync('sha256', secret(ikm), salt, info, length))
-  },
+  async hmacSha256 (key, data) { return hmac(key, data) },
+  async hmacSha256Many (key, messages) { return hmacMany(key, messages) },
+  async hkdfSha256 (ikm, salt, info, length) { return hkdf(ikm, salt, info, length) },
 
   async aesCbcEncrypt (key, iv, plaintext) {
     checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)

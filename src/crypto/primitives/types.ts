@@ -34,6 +34,21 @@ export interface CryptoPrimitives {
    * low-order point (RFC 7748 §6.1 "check whether the result is the all-zero value").
    */
   x25519: (privateKey: Uint8Array, publicKey: Uint8Array) => Promise<Uint8Array>
+  /**
+   * Drops any cached key object derived from this X25519 private key (DR §6.5 deletion: a retired
+   * ratchet key must not linger in a cache). Optional; implementations without a cache omit it or
+   * make it a no-op. Purely a hint: using the key again afterwards still works (it is re-imported).
+   */
+  x25519Forget?: (privateKey: Uint8Array) => void
+
+  /**
+   * Optional native ML-KEM-1024 (FIPS 203): encapsulation to a raw 1568-byte encapsulation key, and
+   * decapsulation with a raw 3168-byte decapsulation key. Return undefined when unavailable or when
+   * the input is refused, and the caller (kem.ts) uses its portable implementation instead. Must be
+   * output-identical to FIPS 203 (decapsulation is deterministic, incl. implicit rejection §6.3).
+   */
+  mlKem1024Encapsulate?: (publicKey: Uint8Array) => { ciphertext: Uint8Array, sharedSecret: Uint8Array } | undefined
+  mlKem1024Decapsulate?: (ciphertext: Uint8Array, secretKey: Uint8Array) => Uint8Array | undefined
 
   /** Ed25519 public key of a 32-byte seed. */
   ed25519PublicKey: (seed: Uint8Array) => Promise<Uint8Array>
@@ -44,6 +59,11 @@ export interface CryptoPrimitives {
   sha256: (data: Uint8Array) => Promise<Uint8Array>
   sha512: (data: Uint8Array) => Promise<Uint8Array>
   hmacSha256: (key: Uint8Array, data: Uint8Array) => Promise<Uint8Array>
+  /**
+   * HMAC-SHA256 of several messages under one key (same results as hmacSha256 for each), so the key
+   * schedule is done once. Optional; callers fall back to hmacSha256.
+   */
+  hmacSha256Many?: (key: Uint8Array, messages: readonly Uint8Array[]) => Promise<Uint8Array[]>
   /** HKDF-SHA256 (RFC 5869). An empty salt means HashLen zero bytes (§2.2). */
   hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>
 

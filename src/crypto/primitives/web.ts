@@ -5,6 +5,7 @@
  */
 import { x25519 as nobleX25519, ed25519 as nobleEd25519 } from '@noble/curves/ed25519.js'
 import { scryptAsync } from '@noble/hashes/scrypt.js'
+import { ml_kem1024 as nobleMlKem1024 } from '@noble/post-quantum/ml-kem.js'
 import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair } from './types.js'
 
 const X25519_PKCS8 = hex('302e020100300506032b656e04220420')
@@ -59,6 +60,28 @@ export const webPrimitives: CryptoPrimitives = {
     return out
   },
 
+  /** No key cache here (keys are imported per call), so nothing to forget. */
+  x25519Forget () {},
+
+  // WebCrypto has no ML-KEM: the same @noble/post-quantum code kem.ts falls back to
+  mlKem1024Encapsulate (publicKey) {
+    if (publicKey.length !== 1568) return undefined
+    try {
+      const { cipherText, sharedSecret } = nobleMlKem1024.encapsulate(publicKey)
+      return { ciphertext: cipherText, sharedSecret }
+    } catch {
+      return undefined
+    }
+  },
+  mlKem1024Decapsulate (ciphertext, secretKey) {
+    if (ciphertext.length !== 1568 || secretKey.length !== 3168) return undefined
+    try {
+      return nobleMlKem1024.decapsulate(ciphertext, secretKey)
+    } catch {
+      return undefined
+    }
+  },
+
   async ed25519PublicKey (seed) {
     checkLength('Ed25519 seed', seed, 32)
     return nobleEd25519.getPublicKey(seed)
@@ -83,6 +106,12 @@ export const webPrimitives: CryptoPrimitives = {
   async hmacSha256 (key, data) {
     const k = await subtle().importKey('raw', buf(key.length === 0 ? new Uint8Array(32) : key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
     return new Uint8Array(await subtle().sign('HMAC', k, buf(data)))
+  },
+  async hmacSha256Many (key, messages) {
+    const k = await subtle().importKey('raw', buf(key.length === 0 ? new Uint8Array(32) : key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+    const out: Uint8Array[] = []
+    for (const m of messages) out.push(new Uint8Array(await subtle().sign('HMAC', k, buf(m))))
+    return out
   },
   async hkdfSha256 (ikm, salt, info, length) {
     const k = await subtle().importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits'])
