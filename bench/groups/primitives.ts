@@ -68,6 +68,12 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
   }
   await add('x25519', 'X25519 shared secret from raw 32-byte keys (a DH ratchet step)',
     async () => await P.x25519(a.privateKey, b.publicKey), () => x25519.getSharedSecret(a.privateKey, b.publicKey))
+  const ikA = P.randomBytes(33); const ikB = P.randomBytes(33); const body = P.randomBytes(150)
+  const whole = new Uint8Array([...ikA, ...ikB, ...body])
+  await add('hmac-sha256-mac', 'the SignalMessage MAC: HMAC-SHA256 of IK_A || IK_B || 150-byte body (Parley: hmacSha256Parts, no concatenation; @noble: over the ready concatenation)',
+    async () => await P.hmacSha256Parts!(key, [ikA, ikB, body]), () => hmac(sha256, key, whole))
+  await add('x25519-generate', 'a fresh X25519 key pair as raw bytes (one per DH ratchet step)',
+    async () => await P.x25519Generate(), () => { const k = x25519.utils.randomSecretKey(); return x25519.getPublicKey(k) })
   return figures
 }
 

@@ -2,6 +2,8 @@
 import type { CommandSpec } from './args.js'
 
 const PEER = { name: 'PEER' }
+/** A group id (hex) or a group name that is unique among your groups. */
+const GROUP = { name: 'GROUP' }
 
 export const COMMANDS: CommandSpec[] = [
   { name: 'init', summary: 'create this home\'s identity (refuses to overwrite one)', args: [], flags: { name: { type: 'string', value: 'NAME', help: 'display name shown to contacts' } } },
@@ -13,10 +15,40 @@ export const COMMANDS: CommandSpec[] = [
       listen: { type: 'list', value: 'MULTIADDR', help: 'address to listen on' },
       bootstrap: { type: 'list', value: 'MULTIADDR', help: 'peer to connect to at start' },
       'no-mdns': { type: 'boolean', help: 'do not discover peers on the local network' },
+      api: { type: 'string', value: '127.0.0.1:PORT', help: 'serve the local API on loopback TCP instead of HOME/api.sock' },
+      // issue 4
+      relay: { type: 'list', value: 'MULTIADDR', help: 'relay to reserve on and use as mailbox (ends in /p2p/<id>); kept for later starts' },
+      'no-relay': { type: 'boolean', help: 'forget the stored relays' }
+    },
+    details: 'When ready it prints one line `parley daemon ready {"peerId":…,"addresses":[…],…}` (with --json: only\nthe JSON object), then its listen addresses.\n--relay is stored in HOME/settings.json: later starts without --relay use the same relays.'
+  },
+  // -- relay (issue 4) --
+  {
+    name: 'relay',
+    summary: 'run a relay node for a public host: circuit relay, STUN, DHT server, mailbox, WebSocket',
+    args: [],
+    flags: {
+      listen: { type: 'list', value: 'MULTIADDR', help: 'address to listen on (default /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws)' },
+      announce: { type: 'list', value: 'MULTIADDR', help: 'public address to advertise instead of the listen addresses' },
+      bootstrap: { type: 'list', value: 'MULTIADDR', help: 'another relay / DHT peer to connect to (ends in /p2p/<id>)' },
+      config: { type: 'string', value: 'FILE', help: 'JSON config file (flags win over it; see docs)' },
+      'stun-port': { type: 'string', value: 'PORT', help: 'UDP port of the STUN responder (default 3478; 0: any free port)' },
+      'no-stun': { type: 'boolean', help: 'no STUN responder' },
+      'max-reservations': { type: 'string', value: 'N', help: 'concurrent relay reservations (default 128)' },
+      'relay-duration': { type: 'string', value: 'SECONDS', help: 'limit per relayed connection (default 3600)' },
+      'relay-data': { type: 'string', value: 'MIB', help: 'data limit per relayed connection (default 64)' },
+      'no-mailbox': { type: 'boolean', help: 'do not store messages for offline users' },
+      'mailbox-quota': { type: 'string', value: 'MIB', help: 'mailbox quota per recipient (default 16)' },
+      'mailbox-items': { type: 'string', value: 'N', help: 'mailbox items per recipient (default 2000)' },
+      'mailbox-total': { type: 'string', value: 'MIB', help: 'whole mailbox size cap (default 1024)' },
+      'mailbox-retention': { type: 'string', value: 'DAYS', help: 'how long undelivered items are kept (default 30)' },
+      'max-connections': { type: 'string', value: 'N', help: 'connection cap (default 1024)' },
+      'metrics-interval': { type: 'string', value: 'SECONDS', help: 'print a metrics line this often (default 60; 0: only on SIGUSR1)' },
       api: { type: 'string', value: '127.0.0.1:PORT', help: 'serve the local API on loopback TCP instead of HOME/api.sock' }
     },
-    details: 'When ready it prints one line `parley daemon ready {"peerId":…,"addresses":[…],…}` (with --json: only\nthe JSON object), then its listen addresses.'
+    details: 'Creates its own identity in HOME on first start (no `parley init` needed); `parley --home HOME id` and\n`parley --home HOME status --json` (metrics) work while it runs. When ready it prints one line\n`parley relay ready {"peerId":…,"addresses":[…],…}` (with --json: only the JSON object), then its listen\naddresses. Logs go to stderr; SIGUSR1 prints a metrics line; SIGTERM/SIGINT stop it cleanly.'
   },
+  // -- end relay --
   {
     name: 'chat',
     summary: 'interactive terminal chat (uses the running daemon, else starts the node in-process)',
@@ -27,7 +59,7 @@ export const COMMANDS: CommandSpec[] = [
       'no-mdns': { type: 'boolean', help: 'no local-network discovery (in-process node only)' },
       name: { type: 'string', value: 'NAME', help: 'display name if a new identity is created' }
     },
-    details: 'Keys: Enter sends, Tab / Shift-Tab switch conversation, Ctrl-C quits.\nCommands: /add INVITE [NAME], /invite, /verify [yes], /accept-key, /switch NAME, /help, /quit.'
+    details: 'Keys: Enter sends, Tab / Shift-Tab switch conversation, Ctrl-C quits.\nCommands: /add INVITE [NAME], /invite, /verify [yes], /accept-key, /switch NAME, /help, /quit;\ngroups: /group create NAME [PEER…], /group add|remove PEER, /group leave, /group members.'
   },
   { name: 'status', summary: 'is a daemon running for this home (exit 0 yes, 3 no)', args: [], flags: {} },
   { name: 'id', summary: 'this node\'s PeerId, name and addresses', args: [], flags: {} },
@@ -49,9 +81,24 @@ export const COMMANDS: CommandSpec[] = [
   },
   { name: 'messages', summary: 'the conversation with a contact, oldest first', args: [PEER], flags: { limit: { type: 'string', value: 'N', help: 'only the last N messages' } } },
   { name: 'peers', summary: 'open connections (direct or relayed)', args: [], flags: {} },
+  // -- groups (issue 5) --
+  {
+    name: 'group create',
+    summary: 'create a group chat (you are its creator and only admin)',
+    args: [{ name: 'NAME' }],
+    flags: { member: { type: 'list', value: 'PEER', help: 'a first member (PeerId or contact name)' } },
+    details: 'Prints the new group (with --json: GroupInfo, including `groupId`). Members need not know each other.'
+  },
+  { name: 'group list', summary: 'your groups with members, your role and unread counts', args: [], flags: {} },
+  { name: 'group add', summary: 'add a member (creator and admins only)', args: [GROUP, PEER], flags: {} },
+  { name: 'group remove', summary: 'remove a member (creator and admins only); everyone\'s sender key rotates', args: [GROUP, PEER], flags: {} },
+  { name: 'group leave', summary: 'leave a group (its history stays readable)', args: [GROUP], flags: {} },
+  { name: 'group send', summary: 'send a message to a group', args: [GROUP, { name: 'TEXT', rest: true }], flags: {}, details: 'Put `--` before a TEXT that starts with a dash.' },
+  { name: 'group messages', summary: 'a group\'s conversation, oldest first (the same order for every member)', args: [GROUP], flags: { limit: { type: 'string', value: 'N', help: 'only the last N messages' } } },
+  // -- end groups --
   { name: 'demo', summary: 'two local nodes chatting, for someone alone on one machine', args: [], flags: {} },
   { name: 'help', summary: 'help for a command', args: [{ name: 'COMMAND', rest: true, optional: true }], flags: {} }
 ]
 
 /** Commands that run without a daemon (all others talk to one). */
-export const STANDALONE = new Set(['init', 'daemon', 'chat', 'status', 'demo', 'help'])
+export const STANDALONE = new Set(['init', 'daemon', 'chat', 'status', 'demo', 'help', 'relay'])

@@ -1,5 +1,5 @@
 /** Human-readable output of the CLI (pure functions; --json output bypasses all of this). */
-import type { ContactInfo, LocalIdentityInfo, MessageInfo, MessageStatus, PeerConnectionInfo, SafetyNumberInfo } from '../core/api.js'
+import type { ContactInfo, GroupInfo, GroupMessageInfo, LocalIdentityInfo, MessageInfo, MessageStatus, PeerConnectionInfo, SafetyNumberInfo } from '../core/api.js'
 
 export const STATUS_MARK: Record<MessageStatus, string> = {
   queued: '…',
@@ -34,6 +34,15 @@ export function formatId (id: LocalIdentityInfo): string {
   const lines = [`PeerId:       ${id.peerId}`, `Name:         ${sanitize(id.name)}`, `Identity key: ${id.identityKey}`, 'Addresses:']
   if (id.addresses.length === 0) lines.push('  (none yet)')
   for (const a of id.addresses) lines.push(`  ${a}`)
+  // issue 4: relays and NAT
+  if (id.relays != null && id.relays.length > 0) {
+    lines.push('Relays:')
+    for (const r of id.relays) {
+      const rid = r.split('/p2p/').pop() ?? ''
+      lines.push(`  ${r}  (${id.reservations?.includes(rid) === true ? 'reserved' : 'no reservation yet'})`)
+    }
+  }
+  if (id.reachability != null) lines.push(`Reachability: ${id.reachability === 'public' ? 'public address' : 'behind NAT / private (reachable through relays)'}`)
   return lines.join('\n') + '\n'
 }
 
@@ -64,7 +73,8 @@ export function formatMessages (list: MessageInfo[], contactName: string, now = 
   if (list.length === 0) return `No messages with ${contactName} yet.\n`
   return list.map((m) => {
     const who = m.direction === 'out' ? 'me' : sanitize(contactName)
-    const why = m.status === 'failed' && m.reason != null ? ` (${sanitize(m.reason)})` : ''
+    // failed: why; queued: why it waits, when the node says (issue 4: "mailbox full…")
+    const why = (m.status === 'failed' || m.status === 'queued') && m.reason != null ? ` (${sanitize(m.reason)})` : ''
     const mark = m.direction === 'out' ? `  ${STATUS_MARK[m.status]} ${m.status}${why}` : ''
     return `[${formatTime(m.timestamp, now)}] ${who}: ${sanitize(m.text)}${mark}`
   }).join('\n') + '\n'
@@ -91,4 +101,49 @@ export const KEY_CHANGE_WARNING = [
 export function sanitize (text: string, keepNewlines = false): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\t/g, '    ').replace(keepNewlines ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g : /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd')
+}
+
+// -- groups (issue 5) --------------------------------------------------------------------------------
+
+/** A group id shortened for tables (ids are 64 hex digits; any unique name or the full id selects one). */
+export function shortGroupId (id: string): string {
+  return id.length > 12 ? id.slice(0, 12) : id
+}
+
+/** A member or author as a person reads it: the name we know, else the short PeerId. */
+export function memberLabel (peerId: string, name: string | null, selfPeerId?: string): string {
+  if (selfPeerId != null && peerId === selfPeerId) return 'me'
+  return name != null && name !== '' ? sanitize(name) : shortId(peerId)
+}
+
+export function formatGroups (list: GroupInfo[], selfPeerId?: string): string {
+  if (list.length === 0) return 'No groups yet. Create one with `parley group create NAME --member PEER`.\n'
+  const rows = list.map((g) => ({
+    name: sanitize(g.name),
+    id: shortGroupId(g.groupId),
+    role: g.role ?? (g.active ? '?' : 'left'),
+    members: g.members.map((m) => memberLabel(m.peerId, m.name, selfPeerId) + (m.role !== 'member' ? ` (${m.role})` : '')).join(', '),
+    unread: String(g.unread)
+  }))
+  const nameW = Math.max(4, ...rows.map((r) => r.name.length))
+  const lines = [`${'NAME'.padEnd(nameW)}  ${'ID'.padEnd(12)}  ${'ROLE'.padEnd(7)}  UNREAD  MEMBERS`]
+  for (const r of rows) lines.push(`${r.name.padEnd(nameW)}  ${r.id.padEnd(12)}  ${r.role.padEnd(7)}  ${r.unread.padEnd(6)}  ${r.members}`)
+  return lines.join('\n') + '\n'
+}
+
+/** One group after a change (create, add, remove, leave). */
+export function formatGroup (g: GroupInfo, headline: string, selfPeerId?: string): string {
+  const lines = [headline, `Group:   ${sanitize(g.name)}`, `Id:      ${g.groupId}`, `Epoch:   ${g.epoch}`, `Members (${g.members.length}):`]
+  for (const m of g.members) lines.push(`  ${memberLabel(m.peerId, m.name, selfPeerId)}${m.role !== 'member' ? ` (${m.role})` : ''}  ${m.peerId}`)
+  if (!g.active) lines.push('You are no longer a member: nothing new arrives; `parley group messages` still shows the history.')
+  return lines.join('\n') + '\n'
+}
+
+export function formatGroupMessages (list: GroupMessageInfo[], groupName: string, selfPeerId?: string, now = Date.now()): string {
+  if (list.length === 0) return `No messages in ${sanitize(groupName)} yet.\n`
+  return list.map((m) => {
+    const mine = selfPeerId != null && m.from === selfPeerId
+    const mark = mine ? `  ${STATUS_MARK[m.status]} ${m.status}` : ''
+    return `[${formatTime(m.timestamp, now)}] ${memberLabel(m.from, m.fromName, selfPeerId)}: ${sanitize(m.text)}${mark}`
+  }).join('\n') + '\n'
 }

@@ -16,6 +16,7 @@ import { loadNodeModule, NO_IDENTITY_CODES } from '../daemon/node-module.js'
 import { parseApiAddress } from '../daemon/server.js'
 import { commandHelp, generalHelp, parseArgs, type ParsedArgs } from './args.js'
 import { COMMANDS, STANDALONE } from './commands.js'
+import { isGroupCommand, runGroupCommand } from './groups.js'
 import { UsageError } from './errors.js'
 import { formatContacts, formatId, formatMessages, formatPeers, formatSafetyNumber, KEY_CHANGE_WARNING, sanitize, STATUS_MARK } from './format.js'
 
@@ -164,6 +165,19 @@ async function dispatch (ctx: CliContext): Promise<number> {
       return EXIT.NOT_RUNNING
     }
     case 'daemon': return await runDaemonCommand(ctx)
+    // -- relay (issue 4): src/relay/cli.ts, loaded lazily like the node --
+    case 'relay': {
+      const { runRelayCommand } = await import('../relay/cli.js')
+      return await runRelayCommand({
+        home: ctx.home,
+        json: ctx.json,
+        flags: p.flags,
+        stdout: ctx.io.stdout,
+        stderr: ctx.io.stderr,
+        passphrase: ctx.passphrase,
+        ...(ctx.io.signal != null ? { signal: ctx.io.signal } : {})
+      })
+    }
     case 'chat': {
       if (ctx.json) throw new UsageError('chat is interactive and has no --json output', 'chat')
       const { runChat } = await import('./tui/chat.js')
@@ -181,6 +195,8 @@ async function dispatch (ctx: CliContext): Promise<number> {
 async function daemonCommand (ctx: CliContext, cmd: string, a: ParsedArgs['args'], f: ParsedArgs['flags']): Promise<number> {
   const peer = a.PEER ?? ''
   return await withDaemon(ctx, async (node) => {
+    // -- groups (issue 5): src/cli/groups.ts --
+    if (isGroupCommand(cmd)) { await runGroupCommand(ctx, node, cmd, a, f); return EXIT.OK }
     switch (cmd) {
       case 'id': {
         const id = await node.id()
@@ -257,6 +273,10 @@ async function runDaemonCommand (ctx: CliContext): Promise<number> {
   const api = str(f.api)
   const listen = list(f.listen)
   const bootstrap = list(f.bootstrap)
+  // issue 4: --relay (repeatable) replaces the stored relays; --no-relay forgets them; neither: stored ones
+  const relayFlag = list(f.relay)
+  if (relayFlag != null && f['no-relay'] === true) throw new UsageError('--relay and --no-relay exclude each other', 'daemon')
+  const relays = f['no-relay'] === true ? [] : relayFlag
   const passphrase = await ctx.passphrase()
   const mod = await loadNodeModule(ctx.io.env)
   const d = await startDaemon({
@@ -266,6 +286,7 @@ async function runDaemonCommand (ctx: CliContext): Promise<number> {
     ...(api != null ? { api: parseApiAddress(api) } : {}),
     ...(listen != null ? { listen } : {}),
     ...(bootstrap != null ? { bootstrap } : {}),
+    ...(relays != null ? { relays } : {}),
     ...(passphrase != null ? { passphrase } : {})
   })
   const ready = { peerId: d.identity.peerId, name: d.identity.name, addresses: d.identity.addresses, api: describeEndpoint(d.endpoint), pid: process.pid, home: ctx.home }

@@ -20,6 +20,10 @@ export interface LocalIdentityInfo {
   addresses: string[]
   /** Hex of the 33-byte Signal identity key (0x05 || X25519). */
   identityKey: string
+  /** issue 4: our relays / mailboxes (as configured), those we hold a reservation on now, and the AutoNAT verdict. */
+  relays?: string[]
+  reservations?: string[]
+  reachability?: 'public' | 'private'
 }
 
 export interface ContactInfo {
@@ -32,6 +36,8 @@ export interface ContactInfo {
   online: boolean
   unread: number
   addresses: string[]
+  /** The contact's relays / mailboxes (multiaddrs ending in /p2p/<relayPeerId>), issue 4. */
+  relays: string[]
   lastSeen: number | null
   createdAt: number
 }
@@ -76,6 +82,52 @@ export type NodeEvent =
   | { type: 'contact-online', peerId: string, online: boolean }
   | { type: 'key-changed', peerId: string, identityKey: string }
   | { type: 'contact-added', contact: ContactInfo }
+  | { type: 'group-message', message: GroupMessageInfo }
+  | { type: 'group-updated', group: GroupInfo }
+
+// -- groups (issue 5) --------------------------------------------------------------------------------
+
+export type GroupRole = 'creator' | 'admin' | 'member'
+
+export interface GroupMemberInfo {
+  peerId: string
+  /** Contact name when the member is a contact, else the member's own profile name if known, else null. */
+  name: string | null
+  role: GroupRole
+}
+
+export interface GroupInfo {
+  /** Hex id of the group's CREATE membership entry. */
+  groupId: string
+  name: string
+  members: GroupMemberInfo[]
+  /** Our role; null once we were removed or left (the history stays readable). */
+  role: GroupRole | null
+  /** False after we were removed or left: nothing new arrives, `groupMessages` still works. */
+  active: boolean
+  /** Sender-key / topic epoch: advances on every removal or departure. */
+  epoch: number
+  unread: number
+  createdAt: number
+}
+
+export interface GroupMessageInfo {
+  /** Hex message id (unique per group). */
+  id: string
+  groupId: string
+  /** PeerId of the author. */
+  from: string
+  /** The author's display name as we know it (contact name, profile name), or null. */
+  fromName: string | null
+  text: string
+  /** Author's clock, ms since epoch. */
+  timestamp: number
+  receivedAt: number | null
+  /** Display position in the group: the same order for every member (causal, then Lamport, then id). */
+  seq: number
+  /** Our own messages: 'queued' until published, then 'sent'. Others' messages: 'delivered'. */
+  status: MessageStatus
+}
 
 export interface SendOptions {
   /** Resolve only once delivered (receipt) — rejects with a TimeoutError after timeoutMs, leaving it queued. */
@@ -99,6 +151,18 @@ export interface ParleyNodeApi {
   messages: (peer: string, opts?: { limit?: number, before?: number }) => Promise<MessageInfo[]>
   markRead: (peer: string) => Promise<void>
   peers: () => Promise<PeerConnectionInfo[]>
+  /** GROUP arguments accept a group id (hex) or a group name that is unique among our groups. */
+  createGroup: (name: string, opts?: { members?: string[], signal?: AbortSignal }) => Promise<GroupInfo>
+  listGroups: () => Promise<GroupInfo[]>
+  /** Only the creator and admins may add (membership log rules); PEER is a PeerId or a contact name. */
+  addGroupMember: (group: string, peer: string, opts?: { signal?: AbortSignal }) => Promise<GroupInfo>
+  /** Only the creator and admins may remove; every remaining member's sender key rotates. */
+  removeGroupMember: (group: string, peer: string, opts?: { signal?: AbortSignal }) => Promise<GroupInfo>
+  leaveGroup: (group: string, opts?: { signal?: AbortSignal }) => Promise<GroupInfo>
+  sendGroup: (group: string, text: string, opts?: { signal?: AbortSignal }) => Promise<GroupMessageInfo>
+  /** Oldest first; `before` is a seq (exclusive). */
+  groupMessages: (group: string, opts?: { limit?: number, before?: number }) => Promise<GroupMessageInfo[]>
+  markGroupRead: (group: string) => Promise<void>
   /** Subscribe to events; returns an unsubscribe function. */
   subscribe: (listener: (event: NodeEvent) => void) => () => void
   stop: () => Promise<void>

@@ -7,6 +7,7 @@ import type { NodeContext } from './context.js'
 import { identityFingerprint, parseInvite, InvalidInviteError } from './invite.js'
 import { InvalidArgumentError, KeyChangePendingError, UnknownContactError } from './errors.js'
 import { identityKeyOfPeer, isPeerIdLike, uniqueAddrs } from './util.js'
+import { mergeRelays, sameRelays } from './relays.js'
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js'
 import { computeSafetyNumber } from '../crypto/fingerprint.js'
 import { constantTimeEqual } from '../crypto/primitives/types.js'
@@ -58,15 +59,17 @@ export class Contacts {
     const { contact, created } = await ctx.store.write((tx) => {
       const existing = tx.getContact(inv.peerId)
       const addresses = uniqueAddrs([...inv.addresses, ...(existing?.addresses ?? [])])
+      // issue 4: the invite's relays are the contact's mailboxes; the invite is the newest word on them
+      const relays = inv.relays.length > 0 ? mergeRelays(inv.relays, []) : (existing?.relays ?? [])
       if (existing != null) {
-        const patch: Parameters<typeof tx.updateContact>[1] = { addresses }
+        const patch: Parameters<typeof tx.updateContact>[1] = { addresses, relays }
         if (explicit != null) patch.name = explicit
         return { contact: tx.updateContact(inv.peerId, patch)!, created: false }
       }
       const base = explicit ?? inv.name?.trim() ?? ''
       // an explicit --name must be free (ContactNameTakenError); otherwise pick the first free variant
       const name = explicit ?? tx.suggestContactName(base !== '' ? base : `peer-${inv.peerId.slice(-8)}`)
-      const c: Contact = { peerId: inv.peerId, name, identityKey, verified: false, keyChange: null, addresses, lastSeen: null, createdAt: now }
+      const c: Contact = { peerId: inv.peerId, name, identityKey, verified: false, keyChange: null, addresses, relays, lastSeen: null, createdAt: now }
       tx.putContact(c)
       return { contact: c, created: true }
     }, opts.signal != null ? { signal: opts.signal } : {})
@@ -135,7 +138,7 @@ export class Contacts {
     const { contact, created } = await ctx.store.write((tx) => {
       const existing = tx.getContact(peer)
       if (existing != null) return { contact: existing, created: false }
-      const n: Contact = { peerId: peer, name: tx.suggestContactName(`peer-${peer.slice(-8)}`), identityKey, verified: false, keyChange: null, addresses: ctx.recentAddrs.get(peer) ?? [], lastSeen: null, createdAt: now }
+      const n: Contact = { peerId: peer, name: tx.suggestContactName(`peer-${peer.slice(-8)}`), identityKey, verified: false, keyChange: null, addresses: ctx.recentAddrs.get(peer) ?? [], relays: [], lastSeen: null, createdAt: now }
       tx.putContact(n)
       return { contact: n, created: true }
     })
@@ -157,6 +160,24 @@ export class Contacts {
       return true
     })
     if (changed) this.ctx.emit({ type: 'key-changed', peerId, identityKey: toHex(newKey) })
+  }
+
+  /**
+   * issue 4: replaces a contact's relays / mailboxes with `relays` (validated, capped) — from its
+   * signed DHT record or from the contact itself. An empty list is ignored (the contact still has the
+   * ones we knew). Returns true when something changed.
+   */
+  async setContactRelays (peerId: string, relays: readonly unknown[]): Promise<boolean> {
+    const ctx = this.ctx
+    if (ctx.stopped) return false
+    const next = mergeRelays(relays, [])
+    if (next.length === 0) return false
+    return await ctx.store.write((tx) => {
+      const c = tx.getContact(peerId)
+      if (c == null || sameRelays(c.relays, next)) return false
+      tx.updateContact(peerId, { relays: next })
+      return true
+    })
   }
 
   /** Persists a contact's current addresses (a restarted peer usually listens on a new port). */

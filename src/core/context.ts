@@ -23,6 +23,11 @@ export class NodeContext {
   stopped = false
   /** Recently announced addresses of peers (used for contacts created from a message request). */
   readonly recentAddrs = new Map<string, string[]>()
+  /**
+   * The node's own relays, which are also its mailboxes (multiaddrs ending in /p2p/<relayPeerId>):
+   * CreateNodeOptions.relays, else the relays stored in the node's settings (issue 4). Set by node.ts.
+   */
+  relays: readonly string[] = []
   private readonly listeners = new Set<(e: NodeEvent) => void>()
   private readonly locks = new Map<string, Promise<unknown>>()
   readonly tasks = new Set<Promise<unknown>>()
@@ -100,6 +105,7 @@ export class NodeContext {
       online: this.net.isConnected(c.peerId),
       unread,
       addresses: [...c.addresses],
+      relays: [...c.relays],
       lastSeen: c.lastSeen,
       createdAt: c.createdAt
     }
@@ -117,13 +123,14 @@ export class NodeContext {
       receivedAt: m.receivedAt,
       status,
       seq: m.seq,
-      ...(status === 'failed' && reason != null ? { reason } : {})
+      // issue 4: a queued message also shows why it waits (e.g. "mailbox full")
+      ...(reason != null && (status === 'failed' || (status === 'queued' && reason.startsWith('mailbox'))) ? { reason } : {})
     }
   }
 
   /** messageInfo with the failure reason looked up for a failed outgoing message. */
   async messageInfoOf (m: StoredMessage): Promise<MessageInfo> {
-    if (m.direction !== 'out' || m.status !== 'failed') return this.messageInfo(m)
+    if (m.direction !== 'out' || (m.status !== 'failed' && m.status !== 'queued')) return this.messageInfo(m)
     return this.messageInfo(m, (await this.store.getOutbox(m.id))?.lastError ?? null)
   }
 }

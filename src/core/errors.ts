@@ -57,3 +57,23 @@ export class NodeStoppedError extends ParleyError {
   override readonly name = 'NodeStoppedError'
   constructor () { super('ERR_NODE_STOPPED', 'the node is stopped') }
 }
+
+// -- issue 5: groups ----------------------------------------------------------------------------------
+
+/** GROUP names no group of ours (neither a group id nor a unique group name). */
+export class UnknownGroupError extends ParleyError {
+  override readonly name = 'UnknownGroupError'
+  constructor (group: string, why = 'no group with that id or name') { super('ERR_UNKNOWN_GROUP', `${why}: "${group.slice(0, 128)}"`) }
+}
+
+/** We were removed from the group or left it: its history stays readable, nothing new can be sent. */
+export class GroupInactiveError extends ParleyError {
+  override readonly name = 'GroupInactiveError'
+  constructor (groupId: string) { super('ERR_GROUP_INACTIVE', `we are no longer a member of group ${groupId}`) }
+}
+
+/** The membership log refuses the change (not an admin, already a member, removing the creator, …). */
+export class GroupPermissionError extends ParleyError {
+  override readonly name = 'GroupPermissionError'
+  constructor (message: string, options?: { cause?: unknown }) { super('ERR_GROUP_PERMISSION', message, options) }
+}

@@ -21,14 +21,18 @@
  */
 import type {
   ContactInfo, LocalIdentityInfo, MessageInfo, NodeEvent, ParleyNodeApi, PeerConnectionInfo,
-  SafetyNumberInfo, SendOptions
+  SafetyNumberInfo, SendOptions, GroupInfo, GroupMessageInfo
 } from './api.js'
 import { NodeContext } from './context.js'
 import { Contacts } from './contacts.js'
 import { Sessions } from './sessions.js'
 import { Outbox } from './outbox.js'
 import { Inbound } from './inbound.js'
-import { formatInvite, identityFingerprint } from './invite.js'
+import { DEFAULT_GROUP_POLICY, GroupManager, type GroupPolicy } from './groups.js'
+import { formatInvite, identityFingerprint, parseInvite } from './invite.js'
+import { conversationOf, DEFAULT_MAILBOX_POLICY, encodeRoute, Mailboxes, noteSentSeq, type MailboxPolicy } from './mailboxes.js'
+import { MAX_RELAYS, relayPeerIdOf } from './relays.js'
+import { readNodeSettings, updateNodeSettings } from './settings.js'
 import {
   IdentityExistsError, InvalidArgumentError, KeyChangePendingError, NodeStoppedError, NoIdentityError,
   SendFailedError, TimeoutError, UnknownContactError
@@ -58,6 +62,8 @@ export { identityKeyOfPeer, MAX_TEXT_BYTES } from './util.js'
 
 /** Delay between a new connection and the record (re)publication it triggers. */
 const PUBLISH_DELAY_MS = 1500
+/** Delay of the prekey upkeep that using or handing out prekeys triggers (see scheduleMaintain). */
+const MAINTAIN_DELAY_MS = 2000
 /** At most one triggered publication per this interval. */
 const PUBLISH_DEBOUNCE_MS = 10_000
 
@@ -106,6 +112,9 @@ export async function createParleyNode (opts: CreateNodeOptions): Promise<Parley
     }
     const prekeys = new PreKeyManager(store, identity, await registrationIdFor(identity), { ...DEFAULT_PREKEY_POLICY, ...opts.prekeys })
     await prekeys.maintain(opts.signal != null ? { signal: opts.signal } : {})
+    // issue 4: the node's own relays / mailboxes: CreateNodeOptions.relays (then remembered in
+    // HOME/settings.json), else the remembered ones, else network.relays
+    const relays = await resolveRelays(opts)
     net = await createParleyNetwork({
       listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'],
       ...(opts.announce != null ? { announce: opts.announce } : {}),
@@ -115,10 +124,16 @@ export async function createParleyNode (opts: CreateNodeOptions): Promise<Parley
       ...(opts.allowLoopbackFlood != null ? { allowLoopbackFlood: opts.allowLoopbackFlood } : {}),
       ...(opts.timeouts != null ? { timeouts: opts.timeouts } : {}),
       ...(opts.reconnect != null ? { reconnect: opts.reconnect } : {}),
+      // issue 4: every chat node can dial relayed and WebRTC addresses (contacts behind NAT advertise them)
+      nat: true,
       ...opts.network,
+      ...(relays.length > 0 ? { relays } : {}),
       seed: identity.seed
     })
     const node = new Node(store, net, identity, profileName, prekeys, { ...DEFAULT_OUTBOX_POLICY, ...opts.outbox }, opts.maintenanceMs ?? 3_600_000)
+    node.setRelays(relays)
+    node.setMailboxPolicy(opts.mailbox) // issue 4
+    node.setGroupPolicy(opts.groups) // issue 5
     await node.start()
     return node
   } catch (err) {
@@ -126,6 +141,23 @@ export async function createParleyNode (opts: CreateNodeOptions): Promise<Parley
     await store.close().catch(() => {})
     throw err
   }
+}
+
+/** issue 4: the node's relays (see createParleyNode); explicit ones are stored for later starts. */
+async function resolveRelays (opts: CreateNodeOptions): Promise<string[]> {
+  if (opts.relays != null) {
+    const bad = opts.relays.find(r => relayPeerIdOf(r) == null)
+    if (bad != null) throw new InvalidArgumentError(`relay address must be a multiaddr ending in /p2p/<relayPeerId>: ${bad}`)
+    const relays = [...new Set(opts.relays)]
+    if (relays.length > MAX_RELAYS) throw new InvalidArgumentError(`at most ${MAX_RELAYS} relays`)
+    const stored = await readNodeSettings(opts.home)
+    if (stored.relays == null || stored.relays.length !== relays.length || stored.relays.some((r, i) => r !== relays[i])) {
+      await updateNodeSettings(opts.home, { relays })
+    }
+    return relays
+  }
+  const stored = await readNodeSettings(opts.home)
+  return stored.relays ?? [...new Set(opts.network?.relays ?? [])]
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -139,9 +171,12 @@ class Node implements ParleyNodeApi {
   private readonly sessions: Sessions
   private readonly outbox: Outbox
   private readonly inbound: Inbound
+  private readonly mailboxes: Mailboxes
+  private readonly groups: GroupManager
   private readonly timers: NodeJS.Timeout[] = []
   private lastPublish = 0
   private publishTimer: NodeJS.Timeout | null = null
+  private maintainTimer: NodeJS.Timeout | null = null
   private stopping: Promise<void> | null = null
 
   constructor (
@@ -157,15 +192,40 @@ class Node implements ParleyNodeApi {
     this.contacts = new Contacts(this.ctx)
     this.sessions = new Sessions(this.ctx, this.contacts)
     this.outbox = new Outbox(this.ctx, this.sessions)
-    this.inbound = new Inbound(this.ctx, this.contacts, this.outbox, async () => { await this.maintain() })
+    this.inbound = new Inbound(this.ctx, this.contacts, this.outbox, async () => { this.scheduleMaintain() })
+    // issue 4: offline delivery through mailboxes (src/core/mailboxes.ts)
+    this.mailboxes = new Mailboxes(this.ctx, { ...DEFAULT_MAILBOX_POLICY })
+    this.outbox.mailboxes = this.mailboxes
+    this.sessions.routeFor = async (p) => await this.mailboxes.routeFor(p)
+    this.inbound.onGap = () => { this.mailboxes.requestFetch() }
+    // issue 5: group chats (src/core/groups.ts); control messages arrive through the inbound path
+    this.groups = new GroupManager(this.ctx, this.sessions, { ...DEFAULT_GROUP_POLICY })
+    this.inbound.groupHandler = async (from, control, commit) => { await this.groups.onControl(from, control, commit) }
     this.peerId = this.ctx.peerId
     this.internals = {
       store,
       net,
       prekeys,
       flushAll: async () => { await this.outbox.tick() },
-      publishRecord: async () => { await this.publishRecord(true, true) }
+      publishRecord: async () => { await this.publishRecord(true, true) },
+      mailboxes: this.mailboxes,
+      groups: this.groups
     }
+  }
+
+  /** issue 4: offline-delivery tunables (before start). */
+  setMailboxPolicy (policy: Partial<MailboxPolicy> | undefined): void {
+    if (policy != null) Object.assign(this.mailboxes.policy, policy)
+  }
+
+  /** issue 5: group tunables (before start). */
+  setGroupPolicy (policy: Partial<GroupPolicy> | undefined): void {
+    if (policy != null) Object.assign(this.groups.policy, policy)
+  }
+
+  /** issue 4: the node's own relays / mailboxes (before start). */
+  setRelays (relays: readonly string[]): void {
+    this.ctx.relays = Object.freeze([...relays])
   }
 
   // -- lifecycle ------------------------------------------------------------------------------------
@@ -178,6 +238,9 @@ class Node implements ParleyNodeApi {
     net.addEventListener('peer:online', (e) => { this.onPeerOnline(e.detail.peerId) })
     net.addEventListener('peer:offline', (e) => { this.onPeerOffline(e.detail.peerId) })
     net.addEventListener('peer:addresses', (e) => { ctx.bg(this.contacts.onPeerAddresses(e.detail.peerId, e.detail.addresses)) })
+    // issue 4: a contact's signed DHT record names its relays / mailboxes
+    net.addEventListener('peer:record', (e) => { ctx.bg(this.contacts.setContactRelays(e.detail.peerId, e.detail.relays)) })
+    this.mailboxes.warm() // issue 4: dial our mailboxes while the rest starts
     await net.start()
     for (const c of await store.listContacts()) net.watch(c.peerId, c.addresses)
     // peers whose queued messages never got a session (e.g. the node stopped before a bundle arrived)
@@ -192,6 +255,9 @@ class Node implements ParleyNodeApi {
     this.timers.push(tick, maint)
     ctx.bg(this.publishRecord())
     ctx.bg(this.outbox.tick())
+    // issue 4: fetch from our mailboxes now and periodically; batches go through the inbound path
+    this.mailboxes.start(async (from, envs) => await ctx.track(this.inbound.receiveBatch(from, envs)))
+    await this.groups.start() // issue 5
   }
 
   async stop (): Promise<void> {
@@ -201,8 +267,11 @@ class Node implements ParleyNodeApi {
       ctx.life.abort(new NodeStoppedError())
       for (const t of this.timers) clearInterval(t)
       if (this.publishTimer != null) clearTimeout(this.publishTimer)
+      if (this.maintainTimer != null) clearTimeout(this.maintainTimer)
       ctx.net.handleEnvelopes(null)
       ctx.net.handleBundleRequests(null)
+      await this.mailboxes.stop().catch(() => {}) // issue 4
+      this.groups.stop() // issue 5
       await ctx.net.stop().catch(() => {})
       // let in-flight handlers and flushes finish (they fail fast once the network is down)
       const deadline = new Promise(resolve => setTimeout(resolve, 10_000).unref())
@@ -220,11 +289,54 @@ class Node implements ParleyNodeApi {
     return this.ctx.subscribe(listener)
   }
 
+  // -- groups (issue 5; src/core/groups.ts) ---------------------------------------------------------
+
+  async createGroup (name: string, opts: { members?: string[], signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.groups.createGroup(name, opts)
+  }
+
+  async listGroups (): Promise<GroupInfo[]> {
+    return await this.groups.listGroups()
+  }
+
+  async addGroupMember (group: string, peer: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.groups.addMember(group, peer, opts)
+  }
+
+  async removeGroupMember (group: string, peer: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.groups.removeMember(group, peer, opts)
+  }
+
+  async leaveGroup (group: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.groups.leave(group, opts)
+  }
+
+  async sendGroup (group: string, text: string, opts: { signal?: AbortSignal } = {}): Promise<GroupMessageInfo> {
+    return await this.groups.send(group, text, opts)
+  }
+
+  async groupMessages (group: string, opts: { limit?: number, before?: number } = {}): Promise<GroupMessageInfo[]> {
+    return await this.groups.messages(group, opts)
+  }
+
+  async markGroupRead (group: string): Promise<void> {
+    await this.groups.markRead(group)
+  }
+
   // -- identity and contacts ------------------------------------------------------------------------
 
   async id (): Promise<LocalIdentityInfo> {
     const { ctx } = this
-    return { peerId: ctx.peerId, name: ctx.profileName, addresses: ctx.net.addresses(), identityKey: toHex(ctx.identityKey) }
+    return {
+      peerId: ctx.peerId,
+      name: ctx.profileName,
+      addresses: ctx.net.addresses(),
+      identityKey: toHex(ctx.identityKey),
+      // issue 4
+      relays: [...ctx.relays],
+      reservations: ctx.net.reservations(),
+      reachability: ctx.net.reachability()
+    }
   }
 
   async invite (): Promise<{ invite: string }> {
@@ -232,7 +344,9 @@ class Node implements ParleyNodeApi {
     const { ctx } = this
     const fingerprint = await identityFingerprint(ctx.identityKey)
     const addresses = uniqueAddrs(ctx.net.addresses())
-    return { invite: formatInvite({ peerId: ctx.peerId, fingerprint, name: ctx.profileName, addresses }) }
+    // issue 4: with relays, the invite carries our introduction mailbox tag
+    const mailboxTag = ctx.relays.length > 0 ? await this.mailboxes.introTag() : undefined
+    return { invite: formatInvite({ peerId: ctx.peerId, fingerprint, name: ctx.profileName, addresses, relays: [...ctx.relays], ...(mailboxTag != null ? { mailboxTag } : {}) }) }
   }
 
   async listContacts (): Promise<ContactInfo[]> {
@@ -241,7 +355,17 @@ class Node implements ParleyNodeApi {
 
   async addContact (invite: string, opts: { name?: string, signal?: AbortSignal } = {}): Promise<ContactInfo> {
     this.assertRunning()
-    return await this.contacts.addContact(invite, opts)
+    const info = await this.contacts.addContact(invite, opts)
+    // issue 4: the invite's introduction tag is the contact's route until its session gives one
+    const inv = parseInvite(invite)
+    if (inv.mailboxTag != null) {
+      const tag = inv.mailboxTag
+      await this.ctx.store.write((tx) => {
+        const conv = conversationOf(tx, inv.peerId)
+        if (conv.route.length === 0) tx.putConversation({ ...conv, route: encodeRoute({ tag, relays: inv.relays }) })
+      })
+    }
+    return info
   }
 
   async verifyContact (peer: string): Promise<ContactInfo> {
@@ -330,10 +454,11 @@ class Node implements ParleyNodeApi {
           return m
         }
         if (this.sessions.awaitingSession.has(peerId)) record = await this.sessions.sealPendingLocked(peerId, record)
-        const env = await this.sessions.sealText(record, id, timestamp, text)
+        const env = await this.sessions.sealTextFor(peerId, record, id, timestamp, text)
         // one unit: the advanced ratchet, the message and its outbox entry (issue 3 atomicity)
         return await ctx.store.write((tx) => {
           tx.putSession(peerId, serializeSessionRecord(env.record))
+          noteSentSeq(tx, peerId, env.seq) // issue 4: the per-conversation text number
           tx.insertMessage({ id: idHex, peerId, direction: 'out', body, sentAt: timestamp, status: 'queued' })
           tx.enqueueOutbox({ messageId: idHex, peerId, envelope: env.bytes })
           return tx.getMessage(idHex)!
@@ -384,6 +509,22 @@ class Node implements ParleyNodeApi {
 
   // -- prekeys and the DHT record -------------------------------------------------------------------
 
+  /**
+   * Prekey upkeep after prekeys were consumed or handed out: coalesced and deferred by
+   * MAINTAIN_DELAY_MS, so replenishing (which reads every prekey record) and the record publication
+   * it may trigger never compete with the exchange that used the prekeys (a first message's bundle
+   * fetch and PreKey message). One-time prekeys are only an optimisation (X3DH §3.3 allows bundles
+   * without one), so a short delay costs nothing.
+   */
+  private scheduleMaintain (): void {
+    if (this.maintainTimer != null || this.ctx.stopped) return
+    this.maintainTimer = setTimeout(() => {
+      this.maintainTimer = null
+      this.ctx.bg(this.maintain())
+    }, MAINTAIN_DELAY_MS)
+    this.maintainTimer.unref?.()
+  }
+
   private async maintain (): Promise<void> {
     if (this.ctx.stopped) return
     const r = await this.ctx.prekeys.maintain()
@@ -426,6 +567,7 @@ class Node implements ParleyNodeApi {
   private onPeerOnline (peerId: string): void {
     const { ctx } = this
     if (ctx.stopped) return
+    if (this.mailboxes.isOwnRelay(peerId)) this.mailboxes.requestFetch() // issue 4: a relay (re)connected
     ctx.bg((async () => {
       const c = await ctx.store.getContact(peerId)
       if (c == null) return

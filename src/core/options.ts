@@ -4,6 +4,8 @@
 import type { ParleyNodeApi } from './api.js'
 import type { PreKeyManager, PreKeyPolicy } from './prekey-store.js'
 import type { ParleyStore } from '../store/index.js'
+import type { Mailboxes, MailboxPolicy } from './mailboxes.js'
+import type { GroupManager, GroupPolicy } from './groups.js'
 import type { NetTimeouts, ParleyNetwork, ParleyNetworkInit, ReconnectOptions } from '../net/index.js'
 
 export interface OutboxPolicy {
@@ -53,6 +55,16 @@ export interface CreateNodeOptions {
   reconnect?: Partial<ReconnectOptions>
   outbox?: Partial<OutboxPolicy>
   prekeys?: Partial<PreKeyPolicy>
+  /**
+   * Relays this node reserves on and uses as its mailboxes (multiaddrs ending in /p2p/<relayPeerId>);
+   * advertised in invites and the signed DHT record (issue 4). Passed to the network as `relays`.
+   * @default [] (or network.relays)
+   */
+  relays?: string[]
+  /** issue 4: offline delivery through mailboxes (fetch interval, direct-retry window, deadlines). */
+  mailbox?: Partial<MailboxPolicy>
+  /** issue 5: group tunables (summary interval, control retries, kept ciphertexts). @default DEFAULT_GROUP_POLICY */
+  groups?: Partial<GroupPolicy>
   /** Further network options (relays, NAT traversal, mDNS tag, limits …), passed to createParleyNetwork as is. */
   network?: Partial<Omit<ParleyNetworkInit, 'seed'>>
   /** How often prekeys are checked (rotation, replenishment) and the DHT record refreshed. @default 3600000 */
@@ -84,6 +96,10 @@ export interface NodeInternals {
   flushAll: () => Promise<void>
   /** Publishes the signed DHT record now (bundle without one-time prekey + addresses); throws on failure. */
   publishRecord: () => Promise<void>
+  /** issue 4: the node's mailbox side (fetch now, idle, counters). */
+  mailboxes?: Mailboxes
+  /** issue 5: the group manager (topics, raw controls, decryption probes for tests). */
+  groups?: GroupManager
 }
 
 export type ParleyNode = ParleyNodeApi & { readonly peerId: string, readonly internals: NodeInternals }

@@ -4,15 +4,22 @@
  * receipt outbox (our own sealed delivery/read receipts, store table receipt_outbox). Every receipt
  * is committed in the same store unit as the ratchet step that sealed it and the change that caused
  * it, so a crash loses neither; it is deleted once the peer acknowledged its envelope.
+ * issue 4: what an unreachable peer does not take goes, unchanged and sealed to the peer, to its
+ * mailboxes (src/core/mailboxes.ts): messages become `stored` and stay until the receipt; receipts leave
+ * the receipt outbox once a mailbox accepted them; a "gap" answer makes every pending entry go again.
  */
 import type { MessageStatus } from './api.js'
 import type { NodeContext } from './context.js'
 import type { ReceiptKind, Sessions } from './sessions.js'
+import type { DepositItem, DepositOutcome, Mailboxes } from './mailboxes.js'
 import { fromHexId, mergeSignals, MAX_ENVELOPES_PER_FLUSH, MAX_RECEIPT_QUEUE } from './util.js'
 import { serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
 import { DeliveryIncompleteError, type Ack, type Envelope } from '../net/index.js'
 import type { NewReceiptOutboxEntry, OutboxEntry } from '../store/index.js'
 import { decodeEnvelope, LIMITS } from '../wire/index.js'
+
+/** issue 4: envelopes deposited in one flush when the peer is known to be unreachable. */
+const MAX_DEPOSITS_PER_FLUSH = 256
 
 export class Outbox {
   private readonly flushing = new Map<string, { again: boolean, force: boolean }>()
@@ -20,6 +27,9 @@ export class Outbox {
   private readonly pendingReceipts = new Map<string, Uint8Array[]>()
   /** Backoff of receipt-only flushes after the peer did not take them (kept in memory: a restart retries at once). */
   private readonly receiptRetry = new Map<string, { attempt: number, nextAt: number }>()
+
+  /** issue 4: the node's mailbox side (set by node.ts); null: direct delivery only. */
+  mailboxes: Mailboxes | null = null
 
   constructor (private readonly ctx: NodeContext, private readonly sessions: Sessions) {}
 
@@ -70,7 +80,11 @@ export class Outbox {
     const ctx = this.ctx
     if (ctx.stopped) return false
     const now = Date.now()
-    const receipts = await ctx.store.receiptsFor(peerId, { limit: MAX_ENVELOPES_PER_FLUSH })
+    // issue 4: a peer that failed directly a moment ago and is still not connected goes straight to
+    // its mailboxes, in bigger batches (one deposit request carries up to 256 envelopes)
+    const mailboxOnly = !force && this.mailboxes?.skipDirect(peerId) === true
+    const perFlush = mailboxOnly ? MAX_DEPOSITS_PER_FLUSH : MAX_ENVELOPES_PER_FLUSH
+    const receipts = await ctx.store.receiptsFor(peerId, { limit: perFlush })
     // failed entries stay (with their reason) at nextAttemptAt = MAX; at most 64 envelopes per flush
     const pending = (await ctx.store.outboxFor(peerId, { limit: 1000 })).filter(e => e.nextAttemptAt !== Number.MAX_SAFE_INTEGER)
     // Per-peer FIFO: once anything goes, every entry the peer has not accepted yet goes with it, in
@@ -79,7 +93,7 @@ export class Outbox {
     const notAccepted = (e: OutboxEntry): boolean => e.attempts === 0 || e.lastError != null
     const anyDue = force || pending.some(e => e.nextAttemptAt <= now)
     const due = anyDue ? pending.filter(e => force || e.nextAttemptAt <= now || notAccepted(e)) : []
-    const entries = due.slice(0, MAX_ENVELOPES_PER_FLUSH)
+    const entries = due.slice(0, perFlush)
     if (receipts.length === 0 && entries.length === 0) return false
     const envs: Envelope[] = []
     const sentReceipts: string[] = []
@@ -104,17 +118,32 @@ export class Outbox {
     }
     let acks: Ack[] = []
     let error: string | null = null
-    if (envs.length > 0) {
+    if (envs.length > 0 && mailboxOnly) {
+      error = 'peer unreachable'
+    } else if (envs.length > 0) {
       const contact = await ctx.store.getContact(peerId)
       try {
         acks = await ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        this.mailboxes?.noteDirectSuccess(peerId)
       } catch (err) {
         if (err instanceof DeliveryIncompleteError) acks = [...err.acks] as Ack[]
         error = (err as Error).name ?? 'send failed'
+        if (acks.length === 0) this.mailboxes?.noteDirectFailure(peerId)
       }
     }
-    // receipts need no receipt: gone once the peer took them (an ERROR Ack asks us to retry)
-    const ackedReceipts = sentReceipts.filter((_, i) => acks[i] != null && acks[i]!.status !== 'ERROR')
+    // issue 4: what the peer did not take directly goes to its mailboxes (the same envelope bytes,
+    // sealed to the peer; PROTOCOL.md Part 3 §6, Part 4 §7)
+    const deposited = new Map<string, DepositOutcome>()
+    if (error != null && this.mailboxes != null && !ctx.stopped) {
+      const items: DepositItem[] = []
+      const receiptBytes = new Map(receipts.map(r => [r.id, r.envelope]))
+      sentReceipts.forEach((id, i) => { if (acks[i] == null) items.push({ id, envelope: receiptBytes.get(id)! }) })
+      good.forEach((e, i) => { if (acks[sentReceipts.length + i] == null) items.push({ id: e.messageId, envelope: e.envelope }) })
+      const res = await this.mailboxes.deposit(peerId, items).catch((err: unknown) => items.map(() => ({ kind: 'error' as const, reason: `mailbox: ${(err as Error).message}` })))
+      if (res != null) items.forEach((it, i) => { deposited.set(it.id, res[i]!) })
+    }
+    // receipts need no receipt: gone once the peer (or one of its mailboxes) took them (an ERROR Ack asks us to retry)
+    const ackedReceipts = sentReceipts.filter((id, i) => (acks[i] != null && acks[i]!.status !== 'ERROR') || deposited.get(id)?.kind === 'stored')
     if (ackedReceipts.length < sentReceipts.length) {
       const attempt = (this.receiptRetry.get(peerId)?.attempt ?? 0) + 1
       this.receiptRetry.set(peerId, { attempt, nextAt: Date.now() + ctx.retryDelay(attempt) })
@@ -122,6 +151,7 @@ export class Outbox {
       this.receiptRetry.delete(peerId)
     }
     const statusEvents: Array<{ id: string, status: MessageStatus, reason?: string }> = []
+    let gapSeen = false
     const later = Date.now()
     await ctx.store.write((tx) => {
       for (const id of [...ackedReceipts, ...brokenReceipts]) tx.removeReceipt(id)
@@ -133,6 +163,25 @@ export class Outbox {
       }
       good.forEach((e, i) => {
         const ack = acks[sentReceipts.length + i]
+        const dep = deposited.get(e.messageId)
+        if (ack == null && dep?.kind === 'stored') {
+          // issue 4: in the peer's mailbox; kept until the delivery receipt, re-sent when due
+          const m = tx.getMessage(e.messageId)
+          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
+            tx.setStatus(e.messageId, 'stored')
+            statusEvents.push({ id: e.messageId, status: 'stored' })
+          }
+          const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
+          tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })
+          return
+        }
+        if (ack == null && dep?.kind === 'full') {
+          // issue 4: a full mailbox refuses: the message stays queued and shows why (Part 4 §7)
+          tx.recordOutboxAttempt(e.messageId, { error: dep.reason.slice(0, 200), nextAttemptAt: later + ctx.retryDelay(e.attempts) })
+          const m = tx.getMessage(e.messageId)
+          if (m != null && m.status === 'queued') statusEvents.push({ id: e.messageId, status: 'queued', reason: dep.reason.slice(0, 200) })
+          return
+        }
         if (ack == null) {
           tx.recordOutboxAttempt(e.messageId, { error: error ?? 'no ack', nextAttemptAt: later + ctx.retryDelay(e.attempts) })
           return
@@ -152,14 +201,36 @@ export class Outbox {
           tx.recordOutboxAttempt(e.messageId, { error: reason, nextAttemptAt: Number.MAX_SAFE_INTEGER })
           statusEvents.push({ id: e.messageId, status: 'failed', reason })
         } else {
+          // issue 4: "gap" = the peer misses an earlier text: re-send everything pending, in order (below)
+          if ((ack.reason ?? '').startsWith('gap')) gapSeen = true
           tx.recordOutboxAttempt(e.messageId, { error: `peer error: ${ack.reason ?? ''}`.slice(0, 200), nextAttemptAt: later + ctx.retryDelay(e.attempts) })
         }
       })
     }).catch(() => {})
-    for (const s of statusEvents) ctx.emitStatus(peerId, s.id, s.status, s.reason)
+    for (const s of statusEvents) {
+      if (s.status === 'queued' && s.reason != null) ctx.emit({ type: 'status', peerId, id: s.id, status: s.status, reason: s.reason })
+      else ctx.emitStatus(peerId, s.id, s.status, s.reason)
+    }
+    if (gapSeen) this.resendAfterGap(peerId)
+    else if (acks.length > 0) this.gapResends.delete(peerId)
     // go on at once only after progress: envelopes the peer answers with ERROR wait for their backoff
-    const progressed = ackedReceipts.length > 0 || acks.slice(sentReceipts.length).some(a => a != null && a.status !== 'ERROR')
-    return (due.length > entries.length || receipts.length >= MAX_ENVELOPES_PER_FLUSH) && progressed
+    const progressed = ackedReceipts.length > 0 || acks.slice(sentReceipts.length).some(a => a != null && a.status !== 'ERROR') ||
+      good.some(e => deposited.get(e.messageId)?.kind === 'stored')
+    return (due.length > entries.length || receipts.length >= perFlush) && progressed
+  }
+
+  /** Forced re-sends after "gap" answers, per peer (backoff: 250 ms doubling to 30 s). */
+  private readonly gapResends = new Map<string, number>()
+
+  /**
+   * issue 4 (PROTOCOL.md Part 3 §6): the peer holds a text back because an earlier one is missing;
+   * every pending entry (also those already accepted by a mailbox) goes again, in order.
+   */
+  private resendAfterGap (peerId: string): void {
+    const n = this.gapResends.get(peerId) ?? 0
+    this.gapResends.set(peerId, n + 1)
+    const t = setTimeout(() => { this.kick(peerId, true) }, Math.min(30_000, 250 * 2 ** Math.min(n, 7)))
+    t.unref?.()
   }
 
   // -- receipts -------------------------------------------------------------------------------------

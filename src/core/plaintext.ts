@@ -20,7 +20,22 @@ export interface Plaintext {
   content: Content
   /** Sender's display name (first messages of a session only). */
   profileName?: string
+  /** issue 4: texts only, the sender's per-conversation sequence number (1, 2, ...); absent/0 = unsequenced. */
+  seq?: number
+  /** issue 4: the sender's mailboxes and the routing tag it derived for the receiver. */
+  route?: MailboxRoute
 }
+
+/** issue 4: how to reach the sender's mailboxes (PROTOCOL.md Part 4 §7). */
+export interface MailboxRoute {
+  /** 32-byte routing tag. */
+  tag: Uint8Array
+  /** Relay multiaddrs ending in /p2p/<relayPeerId> (checked by the receiver before use). */
+  relays: string[]
+}
+
+/** Caps of a MailboxRoute inside a plaintext. */
+export const ROUTE_LIMITS = { tagBytes: 32, maxRelays: 8, maxRelayChars: 512 } as const
 
 export function encodePlaintext (p: Plaintext): Uint8Array {
   if (!(p.id instanceof Uint8Array) || p.id.length !== LIMITS.idBytes) throw new MalformedFrameError('plaintext id must be 16 bytes')
@@ -29,11 +44,20 @@ export function encodePlaintext (p: Plaintext): Uint8Array {
     version: PLAINTEXT_VERSION,
     id: p.id as Uint8Array<ArrayBuffer>,
     timestamp: BigInt(p.timestamp),
-    content: encodeContent(p.content) as Uint8Array<ArrayBuffer>
+    content: encodeContent(p.content) as Uint8Array<ArrayBuffer>,
+    seq: 0n
   }
   if (p.profileName != null) {
     if (p.profileName.length > MAX_PROFILE_NAME_CHARS) throw new OversizeFrameError('profile name too long')
     m.profileName = p.profileName
+  }
+  if (p.seq != null) {
+    if (!Number.isSafeInteger(p.seq) || p.seq < 0) throw new MalformedFrameError('plaintext seq out of range')
+    m.seq = BigInt(p.seq)
+  }
+  if (p.route != null) {
+    checkRoute(p.route)
+    m.route = { tag: p.route.tag as Uint8Array<ArrayBuffer>, relays: [...p.route.relays] }
   }
   return PbPlaintext.encode(m)
 }
@@ -42,7 +66,7 @@ export function decodePlaintext (buf: Uint8Array): Plaintext {
   if (buf.byteLength > MAX_PLAINTEXT_BYTES) throw new OversizeFrameError('plaintext too large')
   let m: PbPlaintext
   try {
-    m = PbPlaintext.decode(buf)
+    m = PbPlaintext.decode(buf, { limits: { route: { relays: ROUTE_LIMITS.maxRelays } } })
   } catch (err) {
     throw new MalformedFrameError('plaintext is not a valid protobuf message', { cause: err })
   }
@@ -54,5 +78,49 @@ export function decodePlaintext (buf: Uint8Array): Plaintext {
     if (m.profileName.length > MAX_PROFILE_NAME_CHARS) throw new OversizeFrameError('profile name too long')
     out.profileName = m.profileName
   }
+  if (m.seq != null && m.seq !== 0n) {
+    if (m.seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedFrameError('plaintext seq out of range')
+    out.seq = Number(m.seq)
+  }
+  if (m.route != null) {
+    const route = { tag: new Uint8Array(m.route.tag), relays: [...m.route.relays] }
+    checkRoute(route)
+    out.route = route
+  }
   return out
+}
+
+function checkRoute (r: MailboxRoute): void {
+  if (!(r.tag instanceof Uint8Array) || r.tag.length !== ROUTE_LIMITS.tagBytes) throw new MalformedFrameError('route tag must be 32 bytes')
+  if (r.relays.length > ROUTE_LIMITS.maxRelays) throw new OversizeFrameError('too many relays in a route')
+  for (const a of r.relays) if (typeof a !== 'string' || a.length === 0 || a.length > ROUTE_LIMITS.maxRelayChars) throw new MalformedFrameError('malformed relay in a route')
+}
+
+// -- issue 5: group control messages (src/core/groups.ts; docs/PROTOCOL.md Part 5 §8) ---------------
+// A control message rides in field 6 (`group`) of the same plaintext, with an empty `content`, so
+// decodePlaintext refuses it (no text, no receipt) and only groupControlOf accepts it.
+
+/** Largest GroupControl carried in one pairwise message. */
+export const MAX_GROUP_CONTROL_BYTES = 100 * 1024
+
+export function encodeGroupPlaintext (p: { id: Uint8Array, timestamp: number, group: Uint8Array }): Uint8Array {
+  if (!(p.id instanceof Uint8Array) || p.id.length !== LIMITS.idBytes) throw new MalformedFrameError('plaintext id must be 16 bytes')
+  if (!Number.isSafeInteger(p.timestamp) || p.timestamp < 0) throw new MalformedFrameError('plaintext timestamp out of range')
+  if (p.group.byteLength === 0 || p.group.byteLength > MAX_GROUP_CONTROL_BYTES) throw new OversizeFrameError('group control empty or too large')
+  return PbPlaintext.encode({ version: PLAINTEXT_VERSION, id: p.id as Uint8Array<ArrayBuffer>, timestamp: BigInt(p.timestamp), content: new Uint8Array(0), seq: 0n, group: p.group as Uint8Array<ArrayBuffer> })
+}
+
+/** The group control message of a plaintext, or null when it carries none (or is not a valid plaintext). */
+export function groupControlOf (buf: Uint8Array): { id: Uint8Array, timestamp: number, group: Uint8Array } | null {
+  if (buf.byteLength > MAX_PLAINTEXT_BYTES) return null
+  let m: PbPlaintext
+  try {
+    m = PbPlaintext.decode(buf, { limits: { route: { relays: ROUTE_LIMITS.maxRelays } } })
+  } catch {
+    return null
+  }
+  if (m.group == null || m.version !== PLAINTEXT_VERSION) return null
+  if (m.id.byteLength !== LIMITS.idBytes || m.content.byteLength !== 0 || m.group.byteLength > MAX_GROUP_CONTROL_BYTES) return null
+  if (m.timestamp > BigInt(Number.MAX_SAFE_INTEGER)) return null
+  return { id: new Uint8Array(m.id), timestamp: Number(m.timestamp), group: new Uint8Array(m.group) }
 }

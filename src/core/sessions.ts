@@ -6,7 +6,8 @@
 import type { NodeContext } from './context.js'
 import type { Contacts } from './contacts.js'
 import { KeyChangePendingError, NoBundleError } from './errors.js'
-import { encodePlaintext, MAX_PROFILE_NAME_CHARS } from './plaintext.js'
+import { encodePlaintext, MAX_PROFILE_NAME_CHARS, type MailboxRoute } from './plaintext.js'
+import { conversationOf, noteSentSeq } from './mailboxes.js'
 import { fromHexId, mergeSignals, newId } from './util.js'
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js'
 import { assertIdentityBoundToPeerKey } from '../crypto/identity.js'
@@ -24,20 +25,38 @@ export class Sessions {
 
   constructor (private readonly ctx: NodeContext, private readonly contacts: Contacts) {}
 
-  async sealText (record: SessionRecord, id: Uint8Array, timestamp: number, text: string): Promise<{ record: SessionRecord, bytes: Uint8Array }> {
+  async sealText (record: SessionRecord, id: Uint8Array, timestamp: number, text: string, extra: { seq?: number, route?: MailboxRoute } = {}): Promise<{ record: SessionRecord, bytes: Uint8Array }> {
     // while the session is new (PreKey phase) our display name travels along, for the peer's message request
     const fresh = record.current?.pendingPreKey != null
-    const pt = encodePlaintext({ id, timestamp, content: { text }, ...(fresh ? { profileName: this.ctx.profileName.slice(0, MAX_PROFILE_NAME_CHARS) } : {}) })
+    const pt = encodePlaintext({ id, timestamp, content: { text }, ...(fresh ? { profileName: this.ctx.profileName.slice(0, MAX_PROFILE_NAME_CHARS) } : {}), ...extra })
     const { record: next, message } = await encryptMessage(record, pt)
     const env: Envelope = { id, sender: this.ctx.peerId, timestamp, type: message.type === 'prekey' ? 'PREKEY' : 'WHISPER', body: message.body }
     return { record: next, bytes: encodeEnvelope(env) }
+  }
+
+  /**
+   * issue 4: the route we give peers (set by node.ts from src/core/mailboxes.ts). Every plaintext we
+   * seal carries it, so a peer always knows where to deposit for us.
+   */
+  routeFor: (peerId: string) => Promise<MailboxRoute | undefined> = async () => undefined
+
+  /**
+   * issue 4: sealText with the next per-conversation text number and our mailbox route. The caller
+   * holds the peer lock and commits `noteSentSeq(tx, peerId, seq)` with the returned record.
+   */
+  async sealTextFor (peerId: string, record: SessionRecord, id: Uint8Array, timestamp: number, text: string): Promise<{ record: SessionRecord, bytes: Uint8Array, seq: number }> {
+    const seq = (await this.ctx.store.read(tx => conversationOf(tx, peerId))).sendSeq + 1
+    const route = await this.routeFor(peerId)
+    const env = await this.sealText(record, id, timestamp, text, { seq, ...(route != null ? { route } : {}) })
+    return { ...env, seq }
   }
 
   /** Encrypts one receipt; the caller commits the returned record together with the returned outbox entry. */
   async sealReceipt (record: SessionRecord, peerId: string, kind: ReceiptKind, ids: Uint8Array[]): Promise<{ record: SessionRecord, entry: NewReceiptOutboxEntry }> {
     const id = newId()
     const timestamp = Date.now()
-    const pt = encodePlaintext({ id, timestamp, content: { receipt: { kind, ids } } })
+    const route = await this.routeFor(peerId) // issue 4
+    const pt = encodePlaintext({ id, timestamp, content: { receipt: { kind, ids } }, ...(route != null ? { route } : {}) })
     const { record: next, message } = await encryptMessage(record, pt)
     const env: Envelope = { id, sender: this.ctx.peerId, timestamp, type: message.type === 'prekey' ? 'PREKEY' : 'WHISPER', body: message.body }
     return { record: next, entry: { id: toHex(id), peerId, envelope: encodeEnvelope(env) } }
@@ -87,10 +106,11 @@ export class Sessions {
     const queued = (await store.listMessages(peerId, { limit: 1000 })).filter(m => m.direction === 'out' && m.status === 'queued')
     for (const m of queued) {
       if (await store.getOutbox(m.id) != null) continue
-      const env = await this.sealText(record, fromHexId(m.id), m.sentAt, utf8.decode(m.body))
+      const env = await this.sealTextFor(peerId, record, fromHexId(m.id), m.sentAt, utf8.decode(m.body))
       record = env.record
       await store.write((tx) => {
         tx.putSession(peerId, serializeSessionRecord(env.record))
+        noteSentSeq(tx, peerId, env.seq) // issue 4
         tx.enqueueOutbox({ messageId: m.id, peerId, envelope: env.bytes })
       })
     }

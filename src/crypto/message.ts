@@ -69,9 +69,10 @@ class Writer {
     this.extra += b.length
   }
 
-  finish (prefix?: number): Uint8Array {
+  /** The encoding, after an optional prefix byte and followed by `spare` zero bytes. */
+  finish (prefix?: number, spare = 0): Uint8Array {
     const pre = prefix === undefined ? 0 : 1
-    const out = new Uint8Array(pre + this.parts.length + this.extra)
+    const out = new Uint8Array(pre + this.parts.length + this.extra + spare)
     if (prefix !== undefined) out[0] = prefix
     let o = pre
     let p = 0
@@ -175,14 +176,17 @@ export interface ParsedSignalMessage extends SignalMessageHeader {
   serialized: Uint8Array
 }
 
-/** Encodes versionByte || protobuf(SignalMessage) (without the MAC, which the caller appends). */
-export function encodeSignalMessageBody (version: MessageVersion, header: SignalMessageHeader, ciphertext: Uint8Array): Uint8Array {
+/**
+ * Encodes versionByte || protobuf(SignalMessage) (without the MAC, which the caller appends), followed
+ * by `spare` zero bytes: with spare = MAC_LENGTH the caller writes the MAC in place (one allocation).
+ */
+export function encodeSignalMessageBody (version: MessageVersion, header: SignalMessageHeader, ciphertext: Uint8Array, spare = 0): Uint8Array {
   const w = new Writer()
   w.bytesField(1, djbEncode(header.ratchetKey))
   w.uint32Field(2, header.counter)
   w.uint32Field(3, header.previousCounter)
   w.bytesField(4, ciphertext)
-  return w.finish(versionByte(version))
+  return w.finish(versionByte(version), spare)
 }
 
 export function parseSignalMessage (serialized: Uint8Array): ParsedSignalMessage {

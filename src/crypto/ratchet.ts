@@ -86,7 +86,10 @@ export interface MessageKeys {
 /** KDF_RK (DR §5.2, libsignal "WhisperRatchet"). */
 export async function kdfRootKey (rootKey: Uint8Array, dhOut: Uint8Array): Promise<{ rootKey: Uint8Array, chainKey: Uint8Array }> {
   const okm = await primitives.hkdfSha256(dhOut, rootKey, INFO_RATCHET, 64)
-  return { rootKey: okm.subarray(0, 32), chainKey: okm.subarray(32, 64) }
+  // copies, not views: 32-byte arrays stay on V8's heap (cheaper to collect), and okm can be wiped
+  const out = { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64) }
+  okm.fill(0)
+  return out
 }
 
 /** KDF_CK (DR §5.2, libsignal: message key seed = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02)). */
@@ -130,12 +133,14 @@ export function initResponderRatchet (rootKey: Uint8Array, ourRatchetKey: KeyPai
   return { rootKey, sendingRatchetKey: ourRatchetKey, previousCounter: 0, skipped: [], previousRemoteRatchetKeys: [] }
 }
 
-function macPrefix (sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(sender.length + receiver.length + body.length)
-  out.set(sender, 0)
-  out.set(receiver, sender.length)
-  out.set(body, sender.length + receiver.length)
-  return out
+/** libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body), full 32 bytes. */
+async function messageMac (macKey: Uint8Array, sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+  if (primitives.hmacSha256Parts !== undefined) return await primitives.hmacSha256Parts(macKey, [sender, receiver, body])
+  const data = new Uint8Array(sender.length + receiver.length + body.length)
+  data.set(sender, 0)
+  data.set(receiver, sender.length)
+  data.set(body, sender.length + receiver.length)
+  return await primitives.hmacSha256(macKey, data)
 }
 
 export interface RatchetEncryptResult {
@@ -153,15 +158,14 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   const { seed, next } = await kdfChainKey(chain.key)
   const keys = await deriveMessageKeys(seed)
   const ciphertext = await primitives.aesCbcEncrypt(keys.cipherKey, keys.iv, plaintext)
-  const body = encodeSignalMessageBody(ctx.version, {
+  const message = encodeSignalMessageBody(ctx.version, {
     ratchetKey: state.sendingRatchetKey.publicKey,
     counter: chain.index,
     previousCounter: state.previousCounter
-  }, ciphertext)
+  }, ciphertext, MAC_LENGTH)
+  const body = message.subarray(0, message.length - MAC_LENGTH)
   // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
-  const mac = await primitives.hmacSha256(keys.macKey, macPrefix(ctx.localIdentityKey, ctx.remoteIdentityKey, body))
-  const message = new Uint8Array(body.length + MAC_LENGTH)
-  message.set(body, 0)
+  const mac = await messageMac(keys.macKey, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
   message.set(mac.subarray(0, MAC_LENGTH), body.length)
   return { state: { ...state, sendingChain: { key: next, index: chain.index + 1 } }, message }
 }
@@ -169,7 +173,7 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
 /** Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). */
 async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
   const keys = await deriveMessageKeys(seed)
-  const mac = await primitives.hmacSha256(keys.macKey, macPrefix(ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput))
+  const mac = await messageMac(keys.macKey, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
   // MAC before decryption, compared in constant time (encrypt-then-MAC)
   if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
   try {

@@ -4,7 +4,7 @@
  * does not stop the daemon.
  */
 import { request, type IncomingMessage } from 'node:http'
-import type { ContactInfo, LocalIdentityInfo, MessageInfo, NodeEvent, ParleyNodeApi, PeerConnectionInfo, SafetyNumberInfo, SendOptions } from '../core/api.js'
+import type { ContactInfo, GroupInfo, GroupMessageInfo, LocalIdentityInfo, MessageInfo, NodeEvent, ParleyNodeApi, PeerConnectionInfo, SafetyNumberInfo, SendOptions } from '../core/api.js'
 import { readToken } from './auth.js'
 import { ApiTimeoutError, BodyTooLargeError, NoDaemonError, RemoteApiError, UnauthorizedError } from './errors.js'
 import { homePaths } from './home.js'
@@ -95,15 +95,41 @@ export class ApiClient implements ParleyNodeApi {
   }
 
   async messages (peer: string, opts: { limit?: number, before?: number } = {}): Promise<MessageInfo[]> {
-    const q = new URLSearchParams()
-    if (opts.limit != null) q.set('limit', String(opts.limit))
-    if (opts.before != null) q.set('before', String(opts.before))
-    const qs = q.toString()
-    return await this.request('GET', `/v1/messages/${enc(peer)}${qs === '' ? '' : '?' + qs}`)
+    return await this.request('GET', `/v1/messages/${enc(peer)}${pageQuery(opts)}`)
   }
 
   async markRead (peer: string): Promise<void> { await this.request('POST', `/v1/messages/${enc(peer)}/read`, {}) }
   async peers (): Promise<PeerConnectionInfo[]> { return await this.request('GET', '/v1/peers') }
+
+  // -- groups (issue 5) --
+  // Membership changes reach other members over the network before the daemon answers: they get the
+  // longer timeout that contact add has.
+  async createGroup (name: string, opts: { members?: string[], signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.request('POST', '/v1/groups', { name, ...(opts.members != null ? { members: opts.members } : {}) }, slow(opts.signal))
+  }
+
+  async listGroups (): Promise<GroupInfo[]> { return await this.request('GET', '/v1/groups') }
+  async addGroupMember (group: string, peer: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.request('POST', `/v1/groups/${enc(group)}/members`, { peer }, slow(opts.signal))
+  }
+
+  async removeGroupMember (group: string, peer: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.request('POST', `/v1/groups/${enc(group)}/members/${enc(peer)}/remove`, {}, slow(opts.signal))
+  }
+
+  async leaveGroup (group: string, opts: { signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    return await this.request('POST', `/v1/groups/${enc(group)}/leave`, {}, slow(opts.signal))
+  }
+
+  async sendGroup (group: string, text: string, opts: { signal?: AbortSignal } = {}): Promise<GroupMessageInfo> {
+    return await this.request('POST', `/v1/groups/${enc(group)}/messages`, { text }, opts.signal != null ? { signal: opts.signal } : {})
+  }
+
+  async groupMessages (group: string, opts: { limit?: number, before?: number } = {}): Promise<GroupMessageInfo[]> {
+    return await this.request('GET', `/v1/groups/${enc(group)}/messages${pageQuery(opts)}`)
+  }
+
+  async markGroupRead (group: string): Promise<void> { await this.request('POST', `/v1/groups/${enc(group)}/read`, {}) }
 
   /** ParleyNodeApi's synchronous form: events flow once the stream is open (use `events()` to await that). */
   subscribe (listener: (event: NodeEvent) => void): () => void {
@@ -181,6 +207,19 @@ export class ApiClient implements ParleyNodeApi {
 }
 
 function enc (peer: string): string { return encodeURIComponent(peer) }
+
+function pageQuery (opts: { limit?: number, before?: number }): string {
+  const q = new URLSearchParams()
+  if (opts.limit != null) q.set('limit', String(opts.limit))
+  if (opts.before != null) q.set('before', String(opts.before))
+  const qs = q.toString()
+  return qs === '' ? '' : '?' + qs
+}
+
+/** Request options of calls that wait on the network (membership changes): 120 s instead of 30 s. */
+function slow (signal: AbortSignal | undefined): RequestOptions {
+  return { ...(signal != null ? { signal } : {}), timeoutMs: 120_000 }
+}
 
 function parseSse (block: string): { event: string, data: string } | null {
   let event = 'message'

@@ -15,8 +15,12 @@ import { ApiServer } from './server.js'
 export interface StartDaemonOptions extends CreateNodeOptions {
   /** Default: home/api.sock, or 127.0.0.1 on a free port when that path is too long for a socket. */
   api?: ApiEndpoint
-  /** @default 'daemon' */
-  mode?: 'daemon' | 'chat'
+  /** @default 'daemon' ('relay': `parley relay` serving its RelayApi, issue 4) */
+  mode?: 'daemon' | 'chat' | 'relay'
+  /** Extra fields for GET /v1/status (issue 4: a relay's metrics). */
+  status?: () => Record<string, unknown>
+  /** issue 4: relays the node reserves on / uses as mailboxes (passed to createNode). */
+  relays?: string[]
   /** Node factory. @default createParleyNode from src/core/node.ts */
   createNode?: (opts: CreateNodeOptions) => Promise<ParleyNodeApi>
   /** Serve this already-running node instead of creating one (it is stopped with the daemon). */
@@ -54,6 +58,7 @@ export async function startDaemon (opts: StartDaemonOptions): Promise<RunningDae
     if (opts.bootstrap != null) nodeOpts.bootstrap = opts.bootstrap
     if (opts.mdns != null) nodeOpts.mdns = opts.mdns
     if (opts.name != null) nodeOpts.name = opts.name
+    if (opts.relays != null) nodeOpts.relays = opts.relays
     node = await create(nodeOpts)
   }
   const paths = homePaths(home)
@@ -69,7 +74,7 @@ export async function startDaemon (opts: StartDaemonOptions): Promise<RunningDae
       node,
       token,
       endpoint: opts.api ?? defaultEndpoint(home),
-      status: () => ({ home, mode, startedAt, peerId: identity.peerId }),
+      status: () => ({ ...(opts.status?.() ?? {}), home, mode, startedAt, peerId: identity.peerId }),
       ...(opts.maxBodyBytes != null ? { maxBodyBytes: opts.maxBodyBytes } : {})
     })
     const endpoint = await server.start()

@@ -16,8 +16,8 @@ export interface DaemonInfo {
   api: ApiEndpoint
   startedAt: number
   peerId: string | null
-  /** 'daemon' for `parley daemon`, 'chat' when `parley chat` runs the node in-process. */
-  mode: 'daemon' | 'chat'
+  /** 'daemon' for `parley daemon`, 'chat' when `parley chat` runs the node in-process, 'relay' for `parley relay`. */
+  mode: 'daemon' | 'chat' | 'relay'
 }
 
 const MAX_INFO_BYTES = 16 * 1024
@@ -53,7 +53,7 @@ function parseInfo (text: string): DaemonInfo | null {
     api: ep,
     startedAt: typeof o.startedAt === 'number' ? o.startedAt : 0,
     peerId: typeof o.peerId === 'string' ? o.peerId : null,
-    mode: o.mode === 'chat' ? 'chat' : 'daemon'
+    mode: o.mode === 'chat' ? 'chat' : o.mode === 'relay' ? 'relay' : 'daemon'
   }
 }
 

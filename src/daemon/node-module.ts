@@ -18,6 +18,8 @@ export interface CreateNodeOptions {
   /** @default true */
   mdns?: boolean
   name?: string
+  /** issue 4: relays to reserve on and use as mailboxes (multiaddrs ending in /p2p/<relayPeerId>). */
+  relays?: string[]
 }
 
 export interface InitIdentityOptions { home: string, name?: string, passphrase?: string }

@@ -75,7 +75,8 @@ function errorStatus (err: unknown): { status: number, code: string, message: st
   else if (err instanceof BodyTooLargeError) status = 413
   else if (code === 'ERR_TIMEOUT') status = 504
   else if (code === 'ERR_BODY_TIMEOUT') status = 408
-  else if (/NOT_FOUND|UNKNOWN_(PEER|CONTACT)|NO_SUCH/.test(code)) status = 404
+  else if (/NOT_FOUND|UNKNOWN_(PEER|CONTACT|GROUP)|NO_SUCH/.test(code)) status = 404
+  else if (/NOT_AUTHORIZED|PERMISSION|FORBIDDEN|NOT_ADMIN|NOT_MEMBER/.test(code)) status = 403
   else if (code === 'ERR_ABORTED') status = 499
   return { status, code, message, ...(e.details != null && typeof e.details === 'object' ? { details: e.details } : {}) }
 }
@@ -89,6 +90,30 @@ function sendJson (res: ServerResponse, status: number, value: unknown): void {
     'cache-control': 'no-store'
   })
   res.end(body)
+}
+
+/** Most members one `POST /v1/groups` may name (the rest can be added one by one). */
+export const MAX_GROUP_MEMBERS_PER_REQUEST = 1000
+
+function strList (v: unknown, field: string, maxItems: number): string[] | undefined {
+  if (v == null) return undefined
+  if (!Array.isArray(v)) throw new BadRequestError(`field "${field}" must be an array of strings`)
+  if (v.length > maxItems) throw new BadRequestError(`field "${field}" has more than ${maxItems} entries`)
+  return v.map((x, i) => str(x, `${field}[${i}]`, 256))
+}
+
+/** `?limit=&before=` (non-negative integers) of the message-history routes. */
+function pageQuery (query: URLSearchParams): { limit?: number, before?: number } {
+  const opts: { limit?: number, before?: number } = {}
+  for (const k of ['limit', 'before'] as const) {
+    const v = query.get(k)
+    if (v != null) {
+      const x = Number(v)
+      if (v === '' || !Number.isSafeInteger(x) || x < 0) throw new BadRequestError(`query "${k}" must be a non-negative integer`)
+      opts[k] = x
+    }
+  }
+  return opts
 }
 
 function str (v: unknown, field: string, max = 65536): string {
@@ -165,7 +190,39 @@ export class ApiServer {
         }
       },
       { method: 'POST', re: new RegExp(`^/v1/messages/${P}/read$`), handler: async (c) => { await n.markRead(c.params[0] ?? ''); return { ok: true } } },
-      { method: 'GET', re: /^\/v1\/peers$/, handler: async () => await n.peers() }
+      { method: 'GET', re: /^\/v1\/peers$/, handler: async () => await n.peers() },
+      // -- groups (issue 5) --
+      { method: 'GET', re: /^\/v1\/groups$/, handler: async () => await n.listGroups() },
+      {
+        method: 'POST',
+        re: /^\/v1\/groups$/,
+        handler: async (c) => {
+          const b = await c.body()
+          const members = strList(b.members, 'members', MAX_GROUP_MEMBERS_PER_REQUEST)
+          return await n.createGroup(str(b.name, 'name', 256), { signal: c.signal, ...(members != null ? { members } : {}) })
+        }
+      },
+      {
+        method: 'POST',
+        re: new RegExp(`^/v1/groups/${P}/members$`),
+        handler: async (c) => { const b = await c.body(); return await n.addGroupMember(c.params[0] ?? '', str(b.peer, 'peer', 256), { signal: c.signal }) }
+      },
+      { method: 'POST', re: new RegExp(`^/v1/groups/${P}/members/${P}/remove$`), handler: async (c) => await n.removeGroupMember(c.params[0] ?? '', c.params[1] ?? '', { signal: c.signal }) },
+      { method: 'POST', re: new RegExp(`^/v1/groups/${P}/leave$`), handler: async (c) => await n.leaveGroup(c.params[0] ?? '', { signal: c.signal }) },
+      {
+        method: 'GET',
+        re: new RegExp(`^/v1/groups/${P}/messages$`),
+        handler: async (c) => {
+          const list = await n.groupMessages(c.params[0] ?? '', pageQuery(c.query))
+          return [...list].sort((a, b) => a.seq - b.seq)
+        }
+      },
+      {
+        method: 'POST',
+        re: new RegExp(`^/v1/groups/${P}/messages$`),
+        handler: async (c) => { const b = await c.body(); return await n.sendGroup(c.params[0] ?? '', str(b.text, 'text'), { signal: c.signal }) }
+      },
+      { method: 'POST', re: new RegExp(`^/v1/groups/${P}/read$`), handler: async (c) => { await n.markGroupRead(c.params[0] ?? ''); return { ok: true } } }
     ]
   }
 

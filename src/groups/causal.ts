@@ -35,6 +35,13 @@ export interface ReceiveOptions {
   maxPending?: number
   /** Cap on buffered messages from one sender. @default MAX_PENDING_PER_SENDER */
   maxPendingPerSender?: number
+  /**
+   * Update `state` in place and return it, instead of a copy: for callers that own the state and drop
+   * the old value (large groups: copying the per-member maps per message would cost O(members)).
+   * Checks that throw run before anything is changed, so a throw leaves `state` as it was.
+   * @default false
+   */
+  inPlace?: boolean
 }
 /** Delivered entries remembered for duplicate/equivocation and dep-consistency checks. */
 export const KNOWN_WINDOW = 1024
@@ -193,18 +200,22 @@ export function receive<P> (state: CausalState<P>, message: CausalMessage<P>, op
   let fromSender = 0
   for (const p of state.pending) if (p.sender === message.sender) fromSender++
   if (fromSender >= (opts.maxPendingPerSender ?? MAX_PENDING_PER_SENDER)) throw new CausalBufferFullError('too many buffered messages from this sender')
-  const w: Work<P> = {
-    lamport: state.lamport,
-    delivered: { ...state.delivered },
-    lastLamport: { ...state.lastLamport },
-    window: state.window.slice(),
-    pending: [...state.pending, message],
-    order: state.order.slice(),
-    recent: state.recent.slice()
-  }
+  const own = opts.inPlace === true
+  const w: Work<P> = own
+    ? { ...(state as unknown as Work<P>), pending: state.pending as Array<CausalMessage<P>> }
+    : {
+        lamport: state.lamport,
+        delivered: { ...state.delivered },
+        lastLamport: { ...state.lastLamport },
+        window: state.window.slice(),
+        pending: state.pending.slice(),
+        order: state.order.slice(),
+        recent: state.recent.slice()
+      }
+  w.pending.push(message)
   const events: Array<CausalEvent<P>> = []
   release(w, events)
-  const next: CausalState<P> = { self: state.self, ...w }
+  const next: CausalState<P> = own ? Object.assign(state as unknown as Work<P>, { lamport: w.lamport }) as unknown as CausalState<P> : { self: state.self, ...w }
   const missing = findGaps(next)
   if (missing.seqs.length > 0 || missing.ids.length > 0) events.push({ type: 'missing', missing })
   return { state: next, events }

@@ -5,7 +5,7 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { MAILBOX_LIMITS, MAILBOX_PROTOCOL, MAX_RESPONSE_BYTES, Status, decodeResponse, depositProblem, encodeRequest, type MailboxResponse } from './codec.js'
+import { MAILBOX_LIMITS, MAILBOX_PROTOCOL, MAX_RESPONSE_BYTES, Status, batchProblem, decodeResponse, depositProblem, encodeRequest, type MailboxResponse } from './codec.js'
 import type { Auth } from './gen/mailbox.js'
 import {
   MailboxError, MailboxFullError, MailboxMalformedError, MailboxProtocolError, MailboxRateLimitedError, MailboxRefusedError,
@@ -41,6 +41,11 @@ export interface DepositInput {
   clientId: Uint8Array
   sealed: Uint8Array
 }
+
+/** The outcome of one item of a batch deposit. */
+export type BatchDepositResult =
+  | { ok: true, serverId: number, duplicate: boolean }
+  | { ok: false, error: MailboxFullError | MailboxMalformedError }
 
 export interface MailboxItem {
   id: number
@@ -78,6 +83,55 @@ export class MailboxClient {
     if (problem != null) throw new MailboxMalformedError(problem)
     const res = await this.exchange(target, () => encodeRequest({ deposit: { tag: input.tag as Uint8Array<ArrayBuffer>, clientId: input.clientId as Uint8Array<ArrayBuffer>, sealed: input.sealed as Uint8Array<ArrayBuffer> } }), options)
     return { serverId: Number(res.serverId), duplicate: res.duplicate }
+  }
+
+  /**
+   * Deposits many items with as few requests as the batch limits allow (one stream and one mailbox
+   * transaction per request), in order. Resolves with one result per item; a whole request's refusal
+   * (rate limit, unreachable, ...) throws. Items after a FULL item of the same tag are FULL too.
+   */
+  async depositMany (target: MailboxTarget, inputs: DepositInput[], options: { signal?: AbortSignal } = {}): Promise<BatchDepositResult[]> {
+    const out: BatchDepositResult[] = []
+    let i = 0
+    while (i < inputs.length) {
+      const first = inputs[i]!
+      const p = depositProblem(first.tag, first.clientId, first.sealed)
+      if (p != null) {
+        out.push({ ok: false, error: new MailboxMalformedError(p) })
+        i++
+        continue
+      }
+      // a chunk: consecutive well-formed items within the batch limits
+      const chunk: DepositInput[] = []
+      let bytes = 0
+      while (i < inputs.length && chunk.length < MAILBOX_LIMITS.maxBatchItems) {
+        const it = inputs[i]!
+        if (depositProblem(it.tag, it.clientId, it.sealed) != null) break
+        if (chunk.length > 0 && bytes + it.sealed.length > MAILBOX_LIMITS.maxBatchBytes) break
+        chunk.push(it)
+        bytes += it.sealed.length
+        i++
+      }
+      if (batchProblem(chunk) != null) {
+        // a single item above the batch byte cap goes as a plain deposit
+        const r = await this.deposit(target, chunk[0]!, options).then(v => ({ ok: true as const, ...v }), (err: unknown) => {
+          if (err instanceof MailboxFullError || err instanceof MailboxMalformedError) return { ok: false as const, error: err }
+          throw err
+        })
+        out.push(r)
+        continue
+      }
+      const res = await this.exchange(target, () => encodeRequest({
+        batch: { items: chunk.map(c => ({ tag: c.tag as Uint8Array<ArrayBuffer>, clientId: c.clientId as Uint8Array<ArrayBuffer>, sealed: c.sealed as Uint8Array<ArrayBuffer> })) }
+      }), options)
+      if (res.results.length !== chunk.length) throw new MailboxProtocolError('mailbox answered a batch with the wrong number of results')
+      for (const r of res.results) {
+        if (r.status === Status.OK) out.push({ ok: true, serverId: Number(r.serverId), duplicate: r.duplicate })
+        else if (r.status === Status.FULL) out.push({ ok: false, error: new MailboxFullError(r.reason ?? 'mailbox full') })
+        else out.push({ ok: false, error: new MailboxMalformedError(r.reason ?? 'mailbox judged the item malformed') })
+      }
+    }
+    return out
   }
 
   /** Fetches one page of the items addressed to `keys`' tags, in deposit order, after id `after`. */

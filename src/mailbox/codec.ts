@@ -3,11 +3,11 @@
  * Protobuf has no size limits of its own: every cap is applied here, and repeated fields are bounded
  * during decoding (protons `limits`) so a hostile frame cannot make us allocate more than its size.
  */
-import { MailboxRequest, MailboxResponse, Status, type Item, type Auth } from './gen/mailbox.js'
+import { MailboxRequest, MailboxResponse, Status, type Item, type Auth, type DepositRequest, type DepositResult } from './gen/mailbox.js'
 import { OWNER_KEY_BYTES, SIGNATURE_BYTES, TAG_BYTES } from './keys.js'
 
 export { MailboxRequest, MailboxResponse, Status }
-export type { Item, Auth }
+export type { Item, Auth, DepositRequest, DepositResult }
 
 export const MAILBOX_PROTOCOL = '/parley/mailbox/1.0.0'
 
@@ -22,16 +22,26 @@ export const MAILBOX_LIMITS = {
   /** Items in one fetch page. */
   maxPageItems: 256,
   /** Sealed bytes in one fetch page (a single larger item is still returned alone). */
-  maxPageBytes: 1024 * 1024
+  maxPageBytes: 1024 * 1024,
+  /** Deposits in one batch request. */
+  maxBatchItems: 256,
+  /** Sealed bytes in one batch request (a single larger item goes alone, as a plain deposit). */
+  maxBatchBytes: 1024 * 1024
 } as const
 
-/** Request frame cap: one maximal deposit plus headroom for the fields around it. */
-export const MAX_REQUEST_BYTES = MAILBOX_LIMITS.maxSealedBytes + 16 * 1024
+/** Per-item framing overhead allowed in a batch (tag, client id, tags and lengths). */
+const BATCH_ITEM_OVERHEAD = 64
+/**
+ * Request frame cap: the larger of one maximal deposit and one maximal batch, plus headroom for the
+ * fields around them.
+ */
+export const MAX_REQUEST_BYTES = Math.max(MAILBOX_LIMITS.maxSealedBytes, MAILBOX_LIMITS.maxBatchBytes + MAILBOX_LIMITS.maxBatchItems * BATCH_ITEM_OVERHEAD) + 16 * 1024
 /** Response frame cap: a full page plus per-item overhead. */
 export const MAX_RESPONSE_BYTES = MAILBOX_LIMITS.maxPageBytes + MAILBOX_LIMITS.maxSealedBytes + 64 * 1024
 
 const requestLimits = {
   fetch: { auth: { proofs: MAILBOX_LIMITS.maxTags } },
+  batch: { items: MAILBOX_LIMITS.maxBatchItems },
   ack: { auth: { proofs: MAILBOX_LIMITS.maxTags }, ids: MAILBOX_LIMITS.maxAckIds }
 }
 
@@ -41,7 +51,7 @@ export function decodeRequest (frame: Uint8Array): MailboxRequest {
 }
 
 export function decodeResponse (frame: Uint8Array): MailboxResponse {
-  return MailboxResponse.decode(frame, { limits: { items: MAILBOX_LIMITS.maxPageItems } })
+  return MailboxResponse.decode(frame, { limits: { items: MAILBOX_LIMITS.maxPageItems, results: MAILBOX_LIMITS.maxBatchItems } })
 }
 
 export function encodeRequest (r: MailboxRequest): Uint8Array {
@@ -49,7 +59,7 @@ export function encodeRequest (r: MailboxRequest): Uint8Array {
 }
 
 export function encodeResponse (r: Partial<MailboxResponse> & { status: Status }): Uint8Array {
-  return MailboxResponse.encode({ serverId: 0n, duplicate: false, retryAfterMs: 0, items: [], more: false, deleted: 0, ...r })
+  return MailboxResponse.encode({ serverId: 0n, duplicate: false, retryAfterMs: 0, items: [], more: false, deleted: 0, results: [], ...r })
 }
 
 /** Why a deposit's fields are unacceptable, or null if they are fine. */
@@ -69,5 +79,15 @@ export function authProblem (auth: Auth | undefined): string | null {
   for (const p of auth.proofs) {
     if (p.ownerKey.length !== OWNER_KEY_BYTES || p.signature.length !== SIGNATURE_BYTES) return 'malformed tag proof'
   }
+  return null
+}
+
+/** Why a batch is unacceptable as a whole (count, total size), or null. Items are checked one by one. */
+export function batchProblem (items: ReadonlyArray<{ sealed: Uint8Array }>): string | null {
+  if (items.length === 0) return 'empty batch'
+  if (items.length > MAILBOX_LIMITS.maxBatchItems) return `more than ${MAILBOX_LIMITS.maxBatchItems} items in a batch`
+  let bytes = 0
+  for (const i of items) bytes += i.sealed.length
+  if (bytes > MAILBOX_LIMITS.maxBatchBytes) return `batch exceeds ${MAILBOX_LIMITS.maxBatchBytes} sealed bytes`
   return null
 }

@@ -187,6 +187,48 @@ export class MailboxDb {
   }
 
   /**
+   * Stores many items in ONE transaction (one fsync), in order, each as `deposit` would. After a
+   * FULL for a tag, later items of the same tag are refused too, so the stored items of a tag are
+   * always a prefix of what the sender sent in this batch (order kept).
+   */
+  depositMany (items: ReadonlyArray<{ tag: Uint8Array, clientId: Uint8Array, sealed: Uint8Array }>, now: number): DepositResult[] {
+    return this.tx(() => {
+      const cutoff = now - this.limits.retentionMs
+      const purged = new Set<string>()
+      const full = new Map<string, string>()
+      const out: DepositResult[] = []
+      for (const { tag, clientId, sealed } of items) {
+        const key = hexOf(tag)
+        if (!purged.has(key)) {
+          this.dropSizes(this.q.expiredOfTag.all(tag, cutoff))
+          purged.add(key)
+        }
+        const live = this.q.findLive.get(tag, clientId) as { id: number } | undefined
+        if (live != null) { out.push({ kind: 'duplicate', id: live.id }); continue }
+        const acked = this.q.findAcked.get(tag, clientId, now) as { server_id: number } | undefined
+        if (acked != null) { out.push({ kind: 'duplicate', id: acked.server_id }); continue }
+        const refused = full.get(key)
+        if (refused != null) { out.push({ kind: 'full', reason: refused }); continue }
+        const u = this.q.tagUsage.get(tag) as { n: number, b: number }
+        let reason: string | null = null
+        if (u.n + 1 > this.limits.maxItemsPerTag) reason = 'mailbox full: recipient item quota reached'
+        else if (u.b + sealed.length > this.limits.maxBytesPerTag) reason = 'mailbox full: recipient byte quota reached'
+        else if (this.totalBytes + sealed.length > this.limits.maxTotalBytes) reason = 'mailbox full: total capacity reached'
+        if (reason != null) {
+          full.set(key, reason)
+          out.push({ kind: 'full', reason })
+          continue
+        }
+        const r = this.q.insert.run(tag, clientId, sealed, sealed.length, now)
+        this.totalItems++
+        this.totalBytes += sealed.length
+        out.push({ kind: 'stored', id: Number(r.lastInsertRowid) })
+      }
+      return out
+    })
+  }
+
+  /**
    * Items of `tags` with id > `after`, in id (= deposit) order, excluding expired ones; at most
    * `limit` items and about `maxBytes` of sealed bytes (always at least one item if any exists).
    */

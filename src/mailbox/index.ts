@@ -24,12 +24,14 @@ import type { MailboxClientComponents } from './client.js'
 import type { MailboxServiceComponents } from './service.js'
 
 export { MailboxService, type MailboxServiceInit, type MailboxServiceComponents, type MailboxServiceStats } from './service.js'
-export { MailboxClient, type MailboxClientInit, type MailboxClientComponents, type MailboxTarget, type DepositInput, type MailboxItem, type FetchPage } from './client.js'
+export { MailboxClient, type MailboxClientInit, type MailboxClientComponents, type MailboxTarget, type DepositInput, type MailboxItem, type FetchPage, type BatchDepositResult } from './client.js'
 export { MailboxDb, DEFAULT_MAILBOX_LIMITS, MAILBOX_DB_FILE, type MailboxLimits, type OpenMailboxDbOptions, type StoredItem, type DepositResult } from './db.js'
 export { deriveMailboxKey, newMailboxSecret, tagOfOwnerKey, epochOf, authTranscript, signAuth, AuthOp, TAG_BYTES, type MailboxKey } from './keys.js'
 export { MAILBOX_PROTOCOL, MAILBOX_LIMITS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from './codec.js'
 export { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from './rate-limit.js'
 export * from './errors.js'
+export { sealItem, openItem, SEAL_VERSION, type OpenedItem } from './seal.js'
+export { createEphemeralMailboxClient, type EphemeralMailboxClient } from './ephemeral.js'
 
 /** The service's components from a libp2p node. */
 export function mailboxServiceComponents (node: Libp2p): MailboxServiceComponents {

@@ -23,8 +23,8 @@ export class TokenBuckets {
     this.opts = { ...DEFAULT_RATE_LIMIT, ...opts }
   }
 
-  /** Takes one token for `key`: 0 when allowed, else the milliseconds until a token is available. */
-  take (key: string): number {
+  /** Takes `cost` tokens (default 1) for `key`: 0 when allowed, else the milliseconds until they are available. */
+  take (key: string, cost = 1): number {
     const t = this.now()
     let b = this.buckets.get(key)
     if (b == null) {
@@ -35,11 +35,12 @@ export class TokenBuckets {
       b.tokens = Math.min(this.opts.burst, b.tokens + Math.max(0, t - b.at) * this.opts.perSecond / 1000)
       b.at = t
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1
+    const need = Math.min(Math.max(1, cost), this.opts.burst)
+    if (b.tokens >= need) {
+      b.tokens -= need
       return 0
     }
-    return Math.ceil((1 - b.tokens) * 1000 / this.opts.perSecond)
+    return Math.ceil((need - b.tokens) * 1000 / this.opts.perSecond)
   }
 
   private forgetIdle (t: number): void {

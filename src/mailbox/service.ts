@@ -6,7 +6,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { primitives, constantTimeEqual } from '../crypto/primitives/index.js'
 import {
-  MAILBOX_LIMITS, MAILBOX_PROTOCOL, MAX_REQUEST_BYTES, Status, authProblem, decodeRequest, depositProblem, encodeResponse,
+  MAILBOX_LIMITS, MAILBOX_PROTOCOL, MAX_REQUEST_BYTES, Status, authProblem, batchProblem, decodeRequest, depositProblem, encodeResponse,
   type Auth, type MailboxRequest, type MailboxResponse
 } from './codec.js'
 import { MailboxDb, type MailboxLimits, type OpenMailboxDbOptions } from './db.js'
@@ -55,6 +55,9 @@ export interface MailboxServiceStats {
   fetches: number
   acked: number
 }
+
+/** Batch items per extra rate-limit token. */
+const BATCH_ITEMS_PER_TOKEN = 32
 
 export class MailboxService {
   readonly protocol: string
@@ -129,7 +132,7 @@ export class MailboxService {
       } catch (err) {
         throw new MailboxProtocolError('undecodable mailbox request', { cause: err })
       }
-      const ops = (req.deposit != null ? 1 : 0) + (req.fetch != null ? 1 : 0) + (req.ack != null ? 1 : 0)
+      const ops = (req.deposit != null ? 1 : 0) + (req.fetch != null ? 1 : 0) + (req.ack != null ? 1 : 0) + (req.batch != null ? 1 : 0)
       if (ops !== 1) throw new MailboxProtocolError('a mailbox request must carry exactly one operation')
     } catch (err) {
       this.violation(from, stream, err)
@@ -158,12 +161,15 @@ export class MailboxService {
 
   private async answer (req: MailboxRequest, from: string): Promise<Uint8Array> {
     // Per-sender token bucket (spec §Rate limit): keyed by the connection's authenticated PeerId.
-    const wait = this.buckets.take(from)
+    // A batch costs 1 + one token per BATCH_ITEMS_PER_TOKEN items (its items are also bounded by size).
+    const cost = req.batch != null ? 1 + Math.floor(req.batch.items.length / BATCH_ITEMS_PER_TOKEN) : 1
+    const wait = this.buckets.take(from, cost)
     if (wait > 0) {
       this.counters.rateLimited++
       return encodeResponse({ status: Status.RATE_LIMITED, reason: 'rate limited', retryAfterMs: wait })
     }
     if (req.deposit != null) return this.deposit(req.deposit.tag, req.deposit.clientId, req.deposit.sealed)
+    if (req.batch != null) return this.depositBatch(req.batch.items)
     if (req.fetch != null) {
       const tags = await this.authenticate(req.fetch.auth, AuthOp.fetch, from)
       if (!Array.isArray(tags)) return tags
@@ -204,6 +210,44 @@ export class MailboxService {
         this.counters.refusedFull++
         return encodeResponse({ status: Status.FULL, reason: r.reason })
     }
+  }
+
+  /** A batch (spec §4 step 3b): whole-batch checks, then every item as a deposit, in one transaction. */
+  private depositBatch (items: Array<{ tag: Uint8Array, clientId: Uint8Array, sealed: Uint8Array }>): Uint8Array {
+    const problem = batchProblem(items)
+    if (problem != null) {
+      this.counters.malformed++
+      return encodeResponse({ status: Status.MALFORMED, reason: problem })
+    }
+    const results: Array<{ status: Status, reason?: string, serverId: bigint, duplicate: boolean }> = new Array(items.length)
+    const good: number[] = []
+    items.forEach((i, k) => {
+      const p = depositProblem(i.tag, i.clientId, i.sealed)
+      if (p != null) {
+        this.counters.malformed++
+        results[k] = { status: Status.MALFORMED, reason: p, serverId: 0n, duplicate: false }
+      } else {
+        good.push(k)
+      }
+    })
+    const stored = this.db.depositMany(good.map(k => items[k]!), this.now())
+    stored.forEach((r, j) => {
+      const k = good[j]!
+      switch (r.kind) {
+        case 'stored':
+          this.counters.deposits++
+          results[k] = { status: Status.OK, serverId: BigInt(r.id), duplicate: false }
+          break
+        case 'duplicate':
+          this.counters.duplicates++
+          results[k] = { status: Status.OK, serverId: BigInt(r.id), duplicate: true }
+          break
+        case 'full':
+          this.counters.refusedFull++
+          results[k] = { status: Status.FULL, reason: r.reason, serverId: 0n, duplicate: false }
+      }
+    })
+    return encodeResponse({ status: Status.OK, results })
   }
 
   /** Checks every tag proof; returns the proven tags or the refusal to send (spec §Auth). */

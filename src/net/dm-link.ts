@@ -60,7 +60,6 @@ interface LiveStream {
 
 /** Most a frame is written: once, then once more on a fresh stream after a transport failure. */
 const MAX_ATTEMPTS = 2
-const NEVER_MS = 0x7fffffff
 
 export class PeerLink {
   private readonly queue: Entry[] = []
@@ -202,8 +201,9 @@ export class PeerLink {
   private async readLoop (s: LiveStream): Promise<void> {
     try {
       for (;;) {
-        // No read deadline while idle: the ack timer bounds waits while frames are unacknowledged.
-        const frame = await s.fs.read({ maxBytes: MAX_ACK_BYTES, timeoutMs: NEVER_MS })
+        // No read deadline while idle (and no timer per ack): the ack timer bounds waits while frames
+        // are unacknowledged, and the idle close ends the stream.
+        const frame = await s.fs.read({ maxBytes: MAX_ACK_BYTES, timeoutMs: Number.POSITIVE_INFINITY })
         if (s.dead) return
         if (frame == null) {
           if (this.cur === s && this.inflight.length > 0) throw new ProtocolViolationError('stream ended before all acks arrived')

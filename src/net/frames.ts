@@ -25,7 +25,10 @@ export function encodeLength (n: number): Uint8Array {
 export interface FrameReadOptions {
   /** Hard cap on the frame body; a larger announced length aborts before the body is read. */
   maxBytes: number
-  /** Per-read deadline (covers the whole frame). */
+  /**
+   * Per-read deadline (covers the whole frame). Infinity only where something else bounds the wait
+   * and resets the stream (dm-link's ack timer and idle close).
+   */
   timeoutMs: number
   signal?: AbortSignal
 }
@@ -42,7 +45,12 @@ export class FrameStream {
    * ProtocolViolationError on an oversize/invalid length or EOF inside a frame, NetTimeoutError on timeout.
    */
   async read (opts: FrameReadOptions): Promise<Uint8Array | null> {
-    const signal = withTimeout(opts.timeoutMs, opts.signal)
+    // perf (issue 3): a frame that is already buffered whole is taken without awaits or a timer.
+    const ready = this.takeBuffered(opts.maxBytes)
+    if (ready !== undefined) return ready
+    // Infinity: no timer of our own (only the caller's signal, if any).
+    const signal = opts.timeoutMs === Number.POSITIVE_INFINITY ? opts.signal : withTimeout(opts.timeoutMs, opts.signal)
+    const sig = signal != null ? { signal } : {}
     try {
       let length = 0
       let shift = 1
@@ -50,7 +58,7 @@ export class FrameStream {
         if (i >= MAX_VARINT_BYTES) throw new ProtocolViolationError('frame length varint too long')
         let b
         try {
-          b = await this.bytes.read({ bytes: 1, signal })
+          b = await this.bytes.read({ bytes: 1, ...sig })
         } catch (err) {
           if (err instanceof UnexpectedEOFError) {
             if (i === 0) return null
@@ -67,7 +75,7 @@ export class FrameStream {
       if (length > opts.maxBytes) throw new ProtocolViolationError(`frame of ${length} bytes exceeds cap ${opts.maxBytes}`)
       if (length === 0) return new Uint8Array(0)
       try {
-        return (await this.bytes.read({ bytes: length, signal })).subarray()
+        return (await this.bytes.read({ bytes: length, ...sig })).subarray()
       } catch (err) {
         if (err instanceof UnexpectedEOFError) throw new ProtocolViolationError('stream ended inside a frame', { cause: err })
         throw err
@@ -77,19 +85,76 @@ export class FrameStream {
     }
   }
 
-  /** Writes one frame (waits for the stream to drain when its buffer is full). */
+  /**
+   * Takes one whole frame from what is already buffered: the frame, undefined when more bytes are
+   * needed (the caller then waits with its deadline), or a ProtocolViolationError (oversize or
+   * over-long length, judged from the buffered prefix before any body byte is used).
+   */
+  private takeBuffered (maxBytes: number): Uint8Array | undefined {
+    // byteStream keeps its buffer as `readBuffer` (@libp2p/utils 7, not in its typings): without it
+    // (another version) every read takes the general path below.
+    const buf = (this.bytes as { readBuffer?: Partial<BufferedBytes> }).readBuffer
+    if (!isBufferedBytes(buf)) return undefined
+    const have = buf.byteLength
+    if (have === 0) return undefined
+    let length = 0
+    let shift = 1
+    let i = 0
+    for (;; i++) {
+      if (i >= MAX_VARINT_BYTES) throw new ProtocolViolationError('frame length varint too long')
+      if (i >= have) return undefined
+      const byte = buf.get(i)
+      length += (byte & 0x7f) * shift
+      shift *= 128
+      if ((byte & 0x80) === 0) break
+    }
+    if (length > maxBytes) throw new ProtocolViolationError(`frame of ${length} bytes exceeds cap ${maxBytes}`)
+    const head = i + 1
+    if (have < head + length) return undefined
+    const frame = length === 0 ? new Uint8Array(0) : buf.subarray(head, head + length)
+    buf.consume(head + length)
+    return frame
+  }
+
+  /** Writes one frame as one send (waits for the stream to drain when its buffer is full). */
   async write (frame: Uint8Array, opts: { timeoutMs: number, signal?: AbortSignal }): Promise<void> {
+    const n = frame.byteLength
+    const prefixLen = varintLength(n)
+    const out = new Uint8Array(prefixLen + n)
+    let v = n
+    for (let i = 0; i < prefixLen - 1; i++) {
+      out[i] = (v & 0x7f) | 0x80
+      v = Math.floor(v / 128)
+    }
+    out[prefixLen - 1] = v
+    out.set(frame, prefixLen)
+    // perf (issue 3): the deadline (a timer) is only armed when the stream's buffer is full.
+    if (this.stream.send(out)) return
     const signal = withTimeout(opts.timeoutMs, opts.signal)
     try {
-      const prefix = encodeLength(frame.byteLength)
-      const out = new Uint8Array(prefix.byteLength + frame.byteLength)
-      out.set(prefix, 0)
-      out.set(frame, prefix.byteLength)
-      await this.bytes.write(out, { signal })
+      await this.stream.onDrain({ signal })
     } catch (err) {
       throw mapAbort(err, signal, opts.signal, 'frame write')
     }
   }
+}
+
+/** The part of byteStream's read buffer (a Uint8ArrayList) the buffered fast path uses. */
+interface BufferedBytes {
+  byteLength: number
+  get(index: number): number
+  subarray(start: number, end: number): Uint8Array
+  consume(bytes: number): void
+}
+
+function isBufferedBytes (b: Partial<BufferedBytes> | undefined): b is BufferedBytes {
+  return b != null && typeof b.byteLength === 'number' && typeof b.get === 'function' && typeof b.subarray === 'function' && typeof b.consume === 'function'
+}
+
+function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
 }
 
 /** A signal that fires after `ms` or when `parent` fires. */
@@ -99,8 +164,8 @@ export function withTimeout (ms: number, parent?: AbortSignal): AbortSignal {
 }
 
 /** Turns an abort of our own deadline into NetTimeoutError; leaves other errors alone. */
-export function mapAbort (err: unknown, signal: AbortSignal, parent: AbortSignal | undefined, what: string): unknown {
-  if (signal.aborted && !(err instanceof ProtocolViolationError)) {
+export function mapAbort (err: unknown, signal: AbortSignal | undefined, parent: AbortSignal | undefined, what: string): unknown {
+  if (signal?.aborted === true && !(err instanceof ProtocolViolationError)) {
     const byCaller = parent?.aborted === true
     return new NetTimeoutError(byCaller ? `${what} aborted by caller` : `${what} timed out`, { cause: err })
   }

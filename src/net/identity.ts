@@ -20,9 +20,26 @@ export async function peerIdFromSeed (seed: Uint8Array): Promise<string> {
   return peerIdFromPrivateKey(await privateKeyFromSeed(seed)).toString()
 }
 
+/**
+ * Parsed PeerIds by string (perf, issue 3: every send, ack and connection check parses the peer's id;
+ * base58 decoding + multihash + key unmarshalling cost more than the rest of a lookup). Only valid
+ * Ed25519 ids are kept; PeerId objects are immutable. Bounded: the oldest entry goes first.
+ */
+const parsed = new Map<string, PeerId & { type: 'Ed25519' }>()
+const MAX_PARSED = 1024
+
 /** @internal Parses a PeerId string; only Ed25519 PeerIds are Parley identities. */
 export function parseEd25519PeerId (peerId: string): PeerId & { type: 'Ed25519' } {
   if (typeof peerId !== 'string' || peerId.length === 0 || peerId.length > 128) throw new InvalidPeerIdError('not a PeerId string')
+  const hit = parsed.get(peerId)
+  if (hit !== undefined) return hit
+  const id = parseUncached(peerId)
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value!)
+  parsed.set(peerId, id)
+  return id
+}
+
+function parseUncached (peerId: string): PeerId & { type: 'Ed25519' } {
   let id
   try {
     id = peerIdFromString(peerId)

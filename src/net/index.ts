@@ -52,6 +52,7 @@ export type { WatchedPeer } from './reconnect.js'
 export { DM_PROTOCOL } from './dm.js'
 export { DEFAULT_RELAY_LIMITS, DEFAULT_STUN_PORT, type RelayServerOptions } from './nat.js'
 export { PREKEYS_PROTOCOL } from './prekeys.js'
+export { DEFAULT_GROUP_TRANSPORT, GROUP_SCORE_THRESHOLDS, peerIdOfEd25519Key, type GroupTransport, type GroupTransportOptions, type GroupTransportStats, type GroupValidation, type GroupValidator } from './groups.js'
 export { peerIdFromSeed, ed25519PublicKeyOfPeerId } from './identity.js'
 export { DEFAULT_TIMEOUTS, DEFAULT_RECONNECT, backoffDelay, type NetTimeouts, type ReconnectOptions } from './options.js'
 export {

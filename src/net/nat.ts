@@ -9,6 +9,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { webRTC } from '@libp2p/webrtc'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId } from '@libp2p/interface'
+import { cleanup as releaseNativeWebRTC, PeerConnection, type DataChannel } from 'node-datachannel'
 import { backoffDelay } from './options.js'
 import { NetStateError } from './errors.js'
 
@@ -50,12 +51,115 @@ export function relayServerService (opts: RelayServerOptions): ReturnType<typeof
   })
 }
 
-/** Client transports for relayed and WebRTC connections; ICE uses exactly `iceServers` (never public STUN). */
-export function natTransports (iceServers: string[]): [ReturnType<typeof circuitRelayTransport>, ReturnType<typeof webRTC>] {
+/**
+ * Client transports for relayed and WebRTC connections; ICE uses exactly `iceServers` (never public STUN).
+ * With a ledger, every WebRTC peer connection is created through it (see WebRTCLedger).
+ */
+export function natTransports (iceServers: string[], ledger?: WebRTCLedger): [ReturnType<typeof circuitRelayTransport>, ReturnType<typeof webRTC>] {
+  const ice = iceServers.map(url => ({ urls: [url] }))
   return [
     circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-    webRTC({ rtcConfiguration: { iceServers: iceServers.map(url => ({ urls: [url] })) } })
+    webRTC({ rtcConfiguration: ledger != null ? () => ledger.rtcConfiguration() : { iceServers: ice } })
   ]
+}
+
+/** Calls `over`'s members instead of the target's; every other method stays bound to the native target. */
+function intercept<T extends object> (target: T, over: Partial<T>): T {
+  return new Proxy(target, {
+    get (t, key) {
+      if (Object.hasOwn(over, key)) return (over as Record<string | symbol, unknown>)[key]
+      const v: unknown = Reflect.get(t, key)
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(t) : v
+    }
+  })
+}
+
+/**
+ * Every native WebRTC peer connection and data channel one node creates (node-datachannel, under
+ * @libp2p/webrtc), so that closing a peer connection closes its data channels and stop() releases all.
+ *
+ * Why: a node-datachannel data channel holds a native callback that keeps the Node event loop alive
+ * until the channel reports closed, and a channel that never opened does not report closed when only
+ * its peer connection is closed. @libp2p/webrtc 6.0.33 leaves exactly that behind when a WebRTC dial
+ * fails after creating its 'init' channel (ICE or the handshake times out: symmetric NATs, a busy
+ * host); the process then never exits after stop() (test/net/relay.test.ts hung ~1 run in 8). Closing
+ * the channel itself, even after its peer connection, releases it. The ledger holds only open peer
+ * connections and not-yet-closed channels.
+ *
+ * libdatachannel can also lose a channel's close report in a race (seen: an open identify channel whose
+ * peer connection closed under it); nothing short of node-datachannel's process-wide cleanup() releases
+ * that one. So when the last ledger in the process with peer connections is closed (every WebRTC node
+ * stopped), closeAll() calls cleanup(): no node then has WebRTC state to lose, and libdatachannel
+ * initialises itself again for the next peer connection.
+ */
+export class WebRTCLedger {
+  /** Ledgers (nodes) in this process that have created peer connections since they were last closed. */
+  private static readonly active = new Set<WebRTCLedger>()
+
+  private readonly open = new Map<PeerConnection, { channels: Set<DataChannel>, release: () => void }>()
+  private readonly iceServers: string[]
+  private n = 0
+
+  constructor (iceServers: string[]) {
+    this.iceServers = [...iceServers]
+  }
+
+  /** Peer connections created and not yet closed. */
+  get openPeerConnections (): number {
+    return this.open.size
+  }
+
+  /** A fresh configuration per peer connection: the node-datachannel polyfill adopts `peerConnection`. */
+  rtcConfiguration (): RTCConfiguration {
+    const config: RTCConfiguration & { peerConnection: PeerConnection } = {
+      iceServers: this.iceServers.map(url => ({ urls: [url] })),
+      peerConnection: this.create()
+    }
+    return config
+  }
+
+  /** Closes every peer connection this node still has, and their channels. */
+  closeAll (): void {
+    for (const { release } of [...this.open.values()]) release()
+    if (!WebRTCLedger.active.delete(this) || WebRTCLedger.active.size > 0) return
+    try {
+      releaseNativeWebRTC()
+    } catch {
+      // libdatachannel did not shut down within its own 10 s limit; nothing more can be done here.
+    }
+  }
+
+  private create (): PeerConnection {
+    const native = new PeerConnection(`parley-${++this.n}`, { iceServers: this.iceServers })
+    WebRTCLedger.active.add(this)
+    const channels = new Set<DataChannel>()
+    const release = (): void => {
+      if (!this.open.delete(native)) return
+      try { native.close() } catch { /* already closed */ }
+      for (const dc of channels) {
+        try { dc.close() } catch { /* already closed */ }
+      }
+      channels.clear()
+    }
+    this.open.set(native, { channels, release })
+    const track = (dc: DataChannel): DataChannel => {
+      channels.add(dc)
+      return intercept(dc, {
+        onClosed: (cb: () => void) => { dc.onClosed(() => { channels.delete(dc); cb() }) }
+      })
+    }
+    return intercept(native, {
+      close: () => { release() },
+      createDataChannel: (label, init) => track(native.createDataChannel(label, init)),
+      onDataChannel: (cb) => { native.onDataChannel((dc) => { cb(track(dc)) }) },
+      onStateChange: (cb) => {
+        native.onStateChange((state) => {
+          cb(state)
+          if (state === 'closed') release()
+        })
+      }
+    })
+  }
 }
 
 /** `stun:<host>:<port>` for each relay address with an IP or DNS host (the relay runs STUN there). */
@@ -109,6 +213,8 @@ export interface UpgraderComponents {
 export class DirectUpgrader {
   private readonly pending = new Map<string, { timer?: NodeJS.Timeout, attempt: number, running: boolean }>()
   private stopped = false
+  /** Aborts in-flight upgrade dials at stop(), so none outlives the node. */
+  private readonly shutdown = new AbortController()
   attempts = 0
   successes = 0
 
@@ -128,6 +234,7 @@ export class DirectUpgrader {
 
   stop (): void {
     this.stopped = true
+    this.shutdown.abort()
     for (const s of this.pending.values()) clearTimeout(s.timer)
     this.pending.clear()
   }
@@ -153,7 +260,7 @@ export class DirectUpgrader {
     state.attempt++
     this.attempts++
     try {
-      const conn = await this.components.dial(addr, AbortSignal.timeout(this.opts.dialTimeoutMs))
+      const conn = await this.components.dial(addr, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.dialTimeoutMs)]))
       // A WebRTC connection's remoteAddr still names the relay: judge it by the connection itself (STACK-NOTES).
       if (isDirect(conn) && conn.status === 'open') {
         this.pending.delete(id)

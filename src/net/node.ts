@@ -25,8 +25,11 @@ import { InvalidPeerIdError, NetStateError, NetTimeoutError, PeerUnreachableErro
 import { DEFAULT_RECONNECT, DEFAULT_TIMEOUTS, type NetTimeouts, type ReconnectOptions } from './options.js'
 import { withTimeout } from './frames.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
-import { DEFAULT_STUN_PORT as STUN_PORT, DirectUpgrader, isDirect, natTransports, relayPeerIds, relayServerService, stunUrlsForRelays, type RelayServerOptions } from './nat.js'
+import { DEFAULT_STUN_PORT as STUN_PORT, DirectUpgrader, isDirect, natTransports, relayPeerIds, relayServerService, stunUrlsForRelays, WebRTCLedger, type RelayServerOptions } from './nat.js'
 import { startStunServer, type StunServer } from './stun.js'
+import { GroupPubsub, groupPubsubService, type GroupTransport, type GroupTransportOptions } from './groups.js'
+import { autoNAT } from '@libp2p/autonat'
+import { isPrivateIp } from '@libp2p/utils'
 
 export interface ParleyNetworkInit {
   /** The user's 32-byte Ed25519 identity seed (becomes the libp2p key / PeerId). */
@@ -82,6 +85,14 @@ export interface ParleyNetworkInit {
   iceServers?: string[]
   /** Try a direct WebRTC connection in the background over each outbound relayed connection. @default true */
   webrtcUpgrade?: boolean
+  /** issue 5: group transport (gossipsub) limits; see src/net/groups.ts. @default DEFAULT_GROUP_TRANSPORT */
+  groups?: GroupTransportOptions
+  /**
+   * issue 4: AutoNAT (`<dhtPrefix>/autonat/1.0.0`): ask peers to dial our addresses back (a public one
+   * confirmed by several peers makes `reachability()` 'public') and answer their dial-back requests.
+   * @default true
+   */
+  autoNat?: boolean
 }
 
 export interface ConnectionInfo {
@@ -117,6 +128,8 @@ export interface NetStats {
 export interface FoundRecord {
   payload: Uint8Array
   addresses: string[]
+  /** The peer's relays / mailboxes (record format 2; [] for format 1), issue 4. */
+  relays: string[]
   seq: number
 }
 
@@ -131,6 +144,10 @@ export interface ParleyNetworkEvents {
   'peer:direct': CustomEvent<{ peerId: string }>
   /** A remote broke a Parley protocol; its stream was reset. */
   'protocol:violation': CustomEvent<{ peerId: string, protocol: string, reason: string }>
+  /** issue 4: a valid signed DHT record of a peer was fetched (its relays are the peer's mailboxes). */
+  'peer:record': CustomEvent<{ peerId: string, seq: number, addresses: string[], relays: string[] }>
+  /** issue 4: our reservation on a relay was made (or renewed) / lost. */
+  'relay:reservation': CustomEvent<{ relay: string, active: boolean }>
 }
 
 export interface TypedEventTarget<E> {
@@ -142,6 +159,8 @@ export interface ParleyNetwork extends TypedEventTarget<ParleyNetworkEvents> {
   readonly peerId: string
   start(): Promise<void>
   stop(): Promise<void>
+  /** WebRTC peer connections this node created that are still open (0 after stop()). */
+  openWebRTCConnections(): number
   isStarted(): boolean
   /** Multiaddrs (with /p2p/<peerId>) the node can be reached at now. */
   addresses(): string[]
@@ -163,11 +182,23 @@ export interface ParleyNetwork extends TypedEventTarget<ParleyNetworkEvents> {
   isConnected(peerId: string): boolean
   /** Counters for metrics and tests. */
   stats(): NetStats
+  // -- issue 4: relays, NAT, extra protocols --
+  /** Relay PeerIds we currently hold a reservation on (judged from our relayed listen addresses). */
+  reservations(): string[]
+  /** AutoNAT verdict: 'public' once a public address is confirmed or announced, else 'private'. */
+  reachability(): 'public' | 'private'
+  /** Registers a further stream protocol (e.g. the mailbox service on a relay). */
+  handleProtocol(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number, maxOutboundStreams: number, runOnLimitedConnection: boolean }): Promise<void>
+  unhandleProtocol(protocol: string): Promise<void>
   /** Round-trip time to a connected peer (libp2p ping), ms. */
   ping(peerId: string, options?: { signal?: AbortSignal }): Promise<number>
+  /** issue 5: group messages over gossipsub: opaque topics, one validator callback. */
+  readonly groups: GroupTransport
 }
 
 const P2P_CODE = 421
+/** stop(): how long libp2p may take to stop before the node gives up waiting (then its WebRTC is force-closed). */
+const STOP_TIMEOUT_MS = 10_000
 
 /** Strips a trailing /p2p/<id> that equals `peerId`; returns null for an address of another peer. */
 function addrFor (peerId: string, addr: string): Multiaddr | null {
@@ -189,6 +220,7 @@ type Services = {
   identify: unknown
   ping: { ping(peer: PeerId | Multiaddr, options?: { signal?: AbortSignal }): Promise<number> }
   dht: KadDHT
+  pubsub: unknown
 }
 
 /** Path quality of a connection, judged from the connection itself (limits / direct), never its address. */
@@ -218,10 +250,15 @@ class ParleyNetworkImpl extends EventTarget {
   private started = false
   private stun: StunServer | null = null
   private readonly upgrader: DirectUpgrader | null
+  /** Set by createParleyNetwork when WebRTC is on: every native peer connection, closed at stop(). */
+  rtc: WebRTCLedger | null = null
+  readonly groups: GroupPubsub
 
-  constructor (private readonly init: ParleyNetworkInit, private readonly privateKey: PrivateKey, node: Libp2p<Services>, timeouts: NetTimeouts, prefix: string, private readonly seqMemory: RecordSeqMemory) {
+  constructor (private readonly init: ParleyNetworkInit, private readonly privateKey: PrivateKey, node: Libp2p<Services>, timeouts: NetTimeouts, prefix: string, private readonly seqMemory: RecordSeqMemory, groups: GroupPubsub) {
     super()
     this.node = node
+    this.groups = groups
+    groups.attach(node.services.pubsub)
     this.peerId = node.peerId.toString()
     this.timeouts = timeouts
     this.prefix = prefix
@@ -334,6 +371,14 @@ class ParleyNetworkImpl extends EventTarget {
     await this.dm.start()
     await this.prekeys.start()
     this.started = true
+    // issue 4: report reservations made / renewed / lost (the transport renews them before expiry)
+    let held = new Set<string>()
+    this.node.addEventListener('self:peer:update', () => {
+      const now = new Set(this.reservations())
+      for (const r of now) if (!held.has(r)) this.emit('relay:reservation', { relay: r, active: true })
+      for (const r of held) if (!now.has(r)) this.emit('relay:reservation', { relay: r, active: false })
+      held = now
+    })
     for (const b of this.bootstrapPeers) this.reconnector.watch(b.peerId, [b.addr])
     this.reconnector.start()
     const every = this.init.pruneIntervalMs ?? 600_000
@@ -356,7 +401,23 @@ class ParleyNetworkImpl extends EventTarget {
     this.stun = null
     await this.dm.stop().catch(() => {})
     await this.prekeys.stop().catch(() => {})
-    await this.node.stop()
+    // Bounded: a libp2p stop that never settles must not hang the caller; whatever happens, every
+    // WebRTC peer connection and data channel this node created is closed (WebRTCLedger), since one
+    // left open keeps the process alive.
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([this.node.stop(), new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => { reject(new NetTimeoutError(`libp2p did not stop within ${STOP_TIMEOUT_MS} ms`)) }, STOP_TIMEOUT_MS)
+      })])
+    } finally {
+      clearTimeout(timer)
+      this.rtc?.closeAll()
+    }
+  }
+
+  /** WebRTC peer connections this node created that are still open (0 after stop()). */
+  openWebRTCConnections (): number {
+    return this.rtc?.openPeerConnections ?? 0
   }
 
   private assertStarted (): void {
@@ -481,7 +542,7 @@ class ParleyNetworkImpl extends EventTarget {
     // seq is a ms timestamp, strictly increasing even within one millisecond.
     const seq = Math.max(Date.now(), this.lastSeq + 1)
     this.lastSeq = seq
-    const value = await signPeerRecord(this.privateKey, this.peerId, { seq, payload, addresses: this.addresses() })
+    const value = await signPeerRecord(this.privateKey, this.peerId, { seq, payload, addresses: this.addresses(), relays: this.init.relays ?? [] })
     this.seqMemory.note(recordKeyString(this.prefix, this.peerId), seq)
     this.lastPayload = payload.slice()
     // kad-dht pauses queries until its routing table has a peer: fail fast instead of waiting out dhtMs.
@@ -522,17 +583,56 @@ class ParleyNetworkImpl extends EventTarget {
         try {
           // Re-validate locally and keep the newest valid one ourselves (libp2p Kademlia DHT spec §Value retrieval).
           const rec = await verifyPeerRecord(this.prefix, key, evt.value)
-          if (best == null || rec.seq > best.seq) best = { payload: rec.payload, addresses: rec.addresses, seq: rec.seq }
+          if (best == null || rec.seq > best.seq) best = { payload: rec.payload, addresses: rec.addresses, relays: rec.relays, seq: rec.seq }
         } catch {
           // invalid values are ignored
         }
       }
     } catch (err) {
-      if (best != null) return best
+      if (best != null) { this.emitRecord(peerId, best); return best }
       if (options.signal?.aborted === true) throw new NetTimeoutError('DHT get aborted by caller', { cause: err })
       return null
     }
+    if (best != null) this.emitRecord(peerId, best)
     return best
+  }
+
+  // -- issue 4: relays, NAT, extra protocols ---------------------------------------------------------
+
+  private emitRecord (peerId: string, rec: FoundRecord): void {
+    this.emit('peer:record', { peerId, seq: rec.seq, addresses: [...rec.addresses], relays: [...rec.relays] })
+  }
+
+  reservations (): string[] {
+    const out = new Set<string>()
+    for (const a of this.node.getMultiaddrs()) {
+      const parts = a.getComponents()
+      const i = parts.findIndex(c => c.name === 'p2p-circuit')
+      if (i <= 0) continue
+      const relay = parts.slice(0, i).filter(c => c.code === P2P_CODE).pop()?.value
+      if (relay != null) out.add(relay)
+    }
+    return [...out]
+  }
+
+  reachability (): 'public' | 'private' {
+    for (const a of this.node.getMultiaddrs()) {
+      const parts = a.getComponents()
+      if (parts.some(c => c.name === 'p2p-circuit')) continue
+      const host = parts[0]
+      if (host == null || host.value == null) continue
+      if (host.name === 'dns' || host.name === 'dns4' || host.name === 'dns6') return 'public'
+      if ((host.name === 'ip4' || host.name === 'ip6') && isPrivateIp(host.value) === false) return 'public'
+    }
+    return 'private'
+  }
+
+  async handleProtocol (protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number, maxOutboundStreams: number, runOnLimitedConnection: boolean }): Promise<void> {
+    await this.node.handle(protocol, handler, options)
+  }
+
+  async unhandleProtocol (protocol: string): Promise<void> {
+    await this.node.unhandle(protocol)
   }
 
   async findPeer (peerId: string, options: { signal?: AbortSignal } = {}): Promise<string[]> {
@@ -616,6 +716,7 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
   const ns = recordNamespace(prefix)
   const timeouts: NetTimeouts = { ...DEFAULT_TIMEOUTS, ...init.timeouts }
   const seqMemory = new RecordSeqMemory()
+  const groups = new GroupPubsub(init.groups)
   const loopback = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
   const relays = init.relays ?? []
   relayPeerIds(relays) // each must name its relay
@@ -627,14 +728,20 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
   }
   // One `/p2p-circuit` listen address per relay: the transport reserves a slot on each relay it is
   // connected to (the relays are dialed and kept connected like bootstrap peers).
-  if (nat) listen.push(...relays.map(() => '/p2p-circuit'), '/webrtc')
+  // issue 4: a `listen` that names /p2p-circuit or /webrtc itself chooses them (e.g. a node reachable
+  // only through its relays: listen ['/p2p-circuit']); it still gets one circuit listener per relay.
+  const chosen = listen.some(a => a === '/p2p-circuit' || a === '/webrtc')
+  const circuits = listen.filter(a => a === '/p2p-circuit').length
+  if (nat) listen.push(...relays.slice(circuits).map(() => '/p2p-circuit'))
+  if (nat && !chosen) listen.push('/webrtc')
   // ICE servers are always explicit: without them @libp2p/webrtc would fall back to public STUN hosts.
   const iceServers = init.iceServers ?? stunUrlsForRelays(relays)
+  let rtc: WebRTCLedger | null = null
   const node = await createLibp2p({
     privateKey,
     start: false,
     addresses: { listen, announce: init.announce ?? [] },
-    transports: [tcp(), webSockets(), ...(nat ? natTransports(iceServers) : [])],
+    transports: [tcp(), webSockets(), ...(nat ? natTransports(iceServers, rtc ??= new WebRTCLedger(iceServers)) : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: init.mdns === false ? [] : [mdns({ serviceTag: init.mdnsServiceTag ?? '_parley._udp.local', interval: init.mdnsIntervalMs ?? 10_000 })],
@@ -658,10 +765,15 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
         // LAN and loopback addresses are real Parley addresses: keep them.
         peerInfoMapper: passthroughMapper
       }),
-      ...(init.relayServer != null ? { circuitRelay: relayServerService(init.relayServer) } : {})
+      ...(init.relayServer != null ? { circuitRelay: relayServerService(init.relayServer) } : {}),
+      pubsub: groupPubsubService(init.groups ?? {}, (p) => groups.penalty(p)),
+      // issue 4: NAT discovery (AutoNAT v1 under Parley's prefix, so we serve Parley nodes only)
+      ...(init.autoNat !== false ? { autoNAT: autoNAT({ protocolPrefix: prefix.slice(1), startupDelay: 5_000, refreshInterval: 600_000 }) } : {})
     }
   }) as unknown as Libp2p<Services>
   // Sanity: the libp2p identity is exactly the seed's Ed25519 key.
   if (!node.peerId.equals(peerIdFromPrivateKey(privateKey))) throw new NetStateError('libp2p identity mismatch')
-  return new ParleyNetworkImpl(init, privateKey, node, timeouts, prefix, seqMemory) as unknown as ParleyNetwork & { pruneStale(now?: number): Promise<number> }
+  const impl = new ParleyNetworkImpl(init, privateKey, node, timeouts, prefix, seqMemory, groups)
+  impl.rtc = rtc
+  return impl as unknown as ParleyNetwork & { pruneStale(now?: number): Promise<number> }
 }

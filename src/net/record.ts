@@ -1,7 +1,11 @@
 /**
- * Signed peer records published in the DHT under `/<prefix>/record/<peerId>`: a prekey payload and
- * the peer's current addresses, signed by the PeerId's own Ed25519 key. The validator and selector
- * given to kad-dht refuse anything not signed by the key the DHT key names, and pick the highest seq.
+ * Signed peer records published in the DHT under `/<prefix>/record/<peerId>`: a prekey payload,
+ * the peer's current addresses and (format 2, issue 4) its relays / mailboxes, signed by the PeerId's
+ * own Ed25519 key. The validator and selector given to kad-dht refuse anything not signed by the key
+ * the DHT key names, and pick the highest seq, whatever the format.
+ *
+ * Format 1 and format 2 sign different byte strings under different domain tags, so a format 2
+ * record cannot be turned into a valid format 1 record by dropping its relays (nor the reverse).
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { decodePeerRecord, encodePeerRecord, LIMITS, type PeerRecord } from '../wire/index.js'
@@ -10,6 +14,10 @@ import { parseEd25519PeerId } from './identity.js'
 
 /** Domain separation tag: a record signature can never be confused with any other Parley signature. */
 const DOMAIN = new TextEncoder().encode('parley/peer-record/v1\0')
+/** Format 2 (with relays): its own tag, so formats never verify as each other. */
+const DOMAIN_V2 = new TextEncoder().encode('parley/peer-record/v2\0')
+/** The record format this node publishes. */
+export const RECORD_FORMAT = 2
 /** A record dated further than this in the future is refused (keeps a clock error from pinning a record). */
 export const MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000
 
@@ -43,12 +51,22 @@ function lp (b: Uint8Array): Uint8Array[] {
   return [u32(b.byteLength), b]
 }
 
-/** The exact bytes that are signed: DOMAIN || lp(peerId) || u64(seq) || lp(payload) || u32(n) || lp(addr)*n. */
-export function recordSigningBytes (r: Pick<PeerRecord, 'peerId' | 'seq' | 'payload' | 'addresses'>): Uint8Array {
+/**
+ * The exact bytes that are signed.
+ * Format 1: DOMAIN || lp(peerId) || u64(seq) || lp(payload) || u32(n) || lp(addr)*n.
+ * Format 2: DOMAIN_V2 || lp(peerId) || u64(seq) || lp(payload) || u32(n) || lp(addr)*n || u32(m) || lp(relay)*m.
+ */
+export function recordSigningBytes (r: Pick<PeerRecord, 'peerId' | 'seq' | 'payload' | 'addresses'> & Partial<Pick<PeerRecord, 'relays' | 'format'>>): Uint8Array {
   const seq = new Uint8Array(8)
   new DataView(seq.buffer).setBigUint64(0, BigInt(r.seq))
-  const parts: Uint8Array[] = [DOMAIN, ...lp(enc.encode(r.peerId)), seq, ...lp(r.payload), u32(r.addresses.length)]
+  const v2 = r.format === 2
+  const parts: Uint8Array[] = [v2 ? DOMAIN_V2 : DOMAIN, ...lp(enc.encode(r.peerId)), seq, ...lp(r.payload), u32(r.addresses.length)]
   for (const a of r.addresses) parts.push(...lp(enc.encode(a)))
+  if (v2) {
+    const relays = r.relays ?? []
+    parts.push(u32(relays.length))
+    for (const a of relays) parts.push(...lp(enc.encode(a)))
+  }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
   let o = 0
   for (const p of parts) { out.set(p, o); o += p.byteLength }
@@ -56,8 +74,10 @@ export function recordSigningBytes (r: Pick<PeerRecord, 'peerId' | 'seq' | 'payl
 }
 
 /** Builds and signs a record with the node's libp2p (Ed25519) private key; returns the encoded value. */
-export async function signPeerRecord (key: PrivateKey, peerId: string, fields: { seq: number, payload: Uint8Array, addresses: string[] }): Promise<Uint8Array> {
-  const unsigned = { peerId, seq: fields.seq, payload: fields.payload, addresses: fields.addresses.slice(0, LIMITS.maxRecordAddresses) }
+export async function signPeerRecord (key: PrivateKey, peerId: string, fields: { seq: number, payload: Uint8Array, addresses: string[], relays?: string[], format?: 1 | 2 }): Promise<Uint8Array> {
+  const format = fields.format ?? RECORD_FORMAT
+  const relays = format === 2 ? (fields.relays ?? []).slice(0, LIMITS.maxRecordRelays) : []
+  const unsigned = { peerId, seq: fields.seq, payload: fields.payload, addresses: fields.addresses.slice(0, LIMITS.maxRecordAddresses), relays, format }
   const signature = await key.sign(recordSigningBytes(unsigned))
   return encodePeerRecord({ ...unsigned, signature })
 }

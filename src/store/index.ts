@@ -18,6 +18,7 @@
  */
 export * from './types.js'
 export * from './errors.js'
+export * from './groups.js'
 export { openStore, DB_FILE, type OpenStoreOptions } from './sqlite/open.js'
 export { SqliteStore, STORE_LIMITS } from './sqlite/store.js'
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, type Migration } from './sqlite/schema.js'

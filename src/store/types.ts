@@ -8,6 +8,8 @@
  */
 
 /** Options every call that may block (busy lock, disk) accepts. */
+import type { GroupTx } from './groups.js'
+
 export interface CallOptions {
   signal?: AbortSignal
 }
@@ -83,6 +85,11 @@ export interface Contact {
   verified: boolean
   keyChange: PendingKeyChange | null
   addresses: string[]
+  /**
+   * The contact's relays, which are also its mailboxes: multiaddrs each ending in /p2p/<relayPeerId>
+   * (from its invite, its signed DHT record, or told by the contact). Capped like `addresses`.
+   */
+  relays: string[]
   lastSeen: number | null
   createdAt: number
 }
@@ -265,10 +272,27 @@ export interface ReceiptStore {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Conversation state (issue 4: offline delivery through mailboxes; used inside units of work only)
+
+export interface ConversationState {
+  peerId: string
+  /** Sequence number of the last text we sealed for this peer (0: none yet). */
+  sendSeq: number
+  /** Every text of the peer with a sequence number <= recvSeq has been shown (0: none yet). */
+  recvSeq: number
+  /** Envelopes of the peer we refused for good since recvSeq: that many texts may be missing for good. */
+  skips: number
+  /** Opaque routing data the peer gave us (its mailbox route, src/core/mailboxes.ts); secret at rest. Empty: none. */
+  route: Uint8Array
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Units of work
 
 /** Synchronous reads, usable inside a write unit (read-modify-write) and by the async store. */
 export interface ReadTx {
+  /** issue 5: group chats (src/store/groups.ts); its write methods work only inside store.write(). */
+  readonly groups: GroupTx
   getIdentity: () => StoredIdentity | null
   getPreKey: (kind: PreKeyKind, id: number) => StoredPreKey | null
   countPreKeys: (kind: PreKeyKind) => number
@@ -291,6 +315,8 @@ export interface ReadTx {
   receiptsFor: (peerId: string, opts?: { limit?: number }) => ReceiptOutboxEntry[]
   receiptPeers: () => string[]
   countReceiptOutbox: () => number
+  /** issue 4: a conversation's sequence numbers and mailbox route (null: none stored yet). */
+  getConversation: (peerId: string) => ConversationState | null
 }
 
 /**
@@ -319,6 +345,8 @@ export interface WriteTx extends ReadTx {
   enqueueReceipt: (entry: NewReceiptOutboxEntry) => void
   removeReceipt: (id: string) => boolean
   trimReceipts: (peerId: string, keep: number) => number
+  /** issue 4: inserts or replaces a conversation's state. */
+  putConversation: (state: ConversationState) => void
 }
 
 export interface ParleyStore extends IdentityStore, PreKeyStore, SessionStore, ContactStore, MessageStore, OutboxStore, ReceiptOutboxStore, ReceiptStore {

@@ -40,6 +40,8 @@ export const LIMITS = Object.freeze({
   maxRecordPayloadBytes: 12 * 1024,
   /** DHT record addresses, count and length each. */
   maxRecordAddresses: 16,
+  /** DHT record relays (format 2), count; each at most maxAddressChars. */
+  maxRecordRelays: 8,
   maxAddressChars: 256,
   /** Content (plaintext) caps. */
   maxContentBytes: 120 * 1024,
@@ -80,6 +82,10 @@ export interface PeerRecord {
   seq: number
   payload: Uint8Array
   addresses: string[]
+  /** Record format 2 (issue 4): the peer's relays / mailboxes; [] in format 1. */
+  relays: string[]
+  /** 1 (no relays field, signed with the v1 domain) or 2. */
+  format: 1 | 2
   signature: Uint8Array
 }
 
@@ -243,6 +249,10 @@ function validatePeerRecord (r: PeerRecord): void {
   if (r.payload.byteLength > LIMITS.maxRecordPayloadBytes) throw new OversizeFrameError(`record payload exceeds ${LIMITS.maxRecordPayloadBytes} bytes`)
   if (r.addresses.length > LIMITS.maxRecordAddresses) throw new OversizeFrameError('too many record addresses')
   for (const a of r.addresses) checkString(a, LIMITS.maxAddressChars, 'record address')
+  if (r.format !== 1 && r.format !== 2) throw new MalformedFrameError('unknown record format')
+  if (r.format === 1 && r.relays.length > 0) throw new MalformedFrameError('a format 1 record has no relays')
+  if (r.relays.length > LIMITS.maxRecordRelays) throw new OversizeFrameError('too many record relays')
+  for (const a of r.relays) checkString(a, LIMITS.maxAddressChars, 'record relay')
   if (r.signature.byteLength !== 64) throw new MalformedFrameError('record signature must be 64 bytes')
 }
 
@@ -253,6 +263,8 @@ export function encodePeerRecord (r: PeerRecord): Uint8Array {
     seq: BigInt(r.seq),
     payload: r.payload as Uint8Array<ArrayBuffer>,
     addresses: r.addresses,
+    relays: r.relays,
+    format: r.format === 2 ? 2 : 0,
     signature: r.signature as Uint8Array<ArrayBuffer>
   })
   checkFrameSize(out, LIMITS.maxRecordBytes, 'record')
@@ -261,8 +273,10 @@ export function encodePeerRecord (r: PeerRecord): Uint8Array {
 
 export function decodePeerRecord (buf: Bytes): PeerRecord {
   checkFrameSize(buf, LIMITS.maxRecordBytes, 'record')
-  const m = parse('record', () => pb.PeerRecord.decode(buf, { limits: { addresses: LIMITS.maxRecordAddresses } }))
-  const r: PeerRecord = { peerId: m.peerId, seq: toMs(m.seq, 'record seq'), payload: plain(m.payload), addresses: m.addresses, signature: plain(m.signature) }
+  const m = parse('record', () => pb.PeerRecord.decode(buf, { limits: { addresses: LIMITS.maxRecordAddresses, relays: LIMITS.maxRecordRelays } }))
+  const format = m.format === 0 ? 1 : m.format
+  if (format !== 1 && format !== 2) throw new MalformedFrameError(`unknown record format ${format}`)
+  const r: PeerRecord = { peerId: m.peerId, seq: toMs(m.seq, 'record seq'), payload: plain(m.payload), addresses: m.addresses, relays: m.relays, format, signature: plain(m.signature) }
   validatePeerRecord(r)
   return r
 }

@@ -11,7 +11,7 @@ import { CLI_MAIN, FAKE_NODE_MODULE, tmpHome } from '../daemon/helpers.js'
 const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex
 
 function contact (name: string, patch: Partial<ContactInfo> = {}): ContactInfo {
-  return { peerId: fakePeerId(name), name, identityKey: '05' + '11'.repeat(32), verified: false, pendingKeyChange: null, online: false, unread: 0, addresses: [], lastSeen: null, createdAt: 0, ...patch }
+  return { peerId: fakePeerId(name), name, identityKey: '05' + '11'.repeat(32), verified: false, pendingKeyChange: null, online: false, unread: 0, addresses: [], relays: [], lastSeen: null, createdAt: 0, ...patch }
 }
 
 function msg (peer: string, seq: number, direction: 'in' | 'out', text: string, status: MessageInfo['status'] = 'delivered'): MessageInfo {

@@ -125,3 +125,81 @@ test('native ML-KEM-1024 (when present) matches @noble both ways, incl. implicit
     }
   }
 })
+
+// node.ts computes short HMACs and HKDFs on recycled @noble/hashes states (a scratch HMAC, a pool of
+// SHA-256 instances, a shared digest buffer). Any state leaking from one call into the next would show
+// up here: hundreds of calls of every input shape (block boundaries, long keys that are hashed first,
+// inputs past the native cut-over), interleaved and issued concurrently, each checked against
+// node:crypto's own HMAC/HKDF and @noble's, with the inputs checked to be left unchanged.
+test('node: HMAC, HMAC of parts and HKDF on recycled noble states agree with node:crypto and @noble on every input shape', async () => {
+  const { createHmac, hkdfSync } = await import('node:crypto')
+  const { hmac } = await import('@noble/hashes/hmac.js')
+  const P = nodePrimitives
+  assert.ok(P.hmacSha256Parts !== undefined && P.hmacSha256Many !== undefined)
+  const lens = [0, 1, 31, 32, 33, 55, 56, 63, 64, 65, 119, 120, 200, 1100]
+  const pick = <T>(xs: readonly T[], i: number): T => xs[(i * 7919 + (i >> 3)) % xs.length]!
+  const concat = (parts: Uint8Array[]): Uint8Array => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let o = 0
+    for (const p of parts) { out.set(p, o); o += p.length }
+    return out
+  }
+  const ref = (key: Uint8Array, data: Uint8Array): string => createHmac('sha256', key).update(data).digest('hex')
+  // node:crypto's hkdfSync refuses info over 1024 bytes; Parley's HKDF does not
+  assert.equal((await P.hkdfSha256(P.randomBytes(32), new Uint8Array(0), P.randomBytes(1100), 40)).length, 40)
+  const checks: Array<Promise<void>> = []
+  for (let i = 0; i < 400; i++) {
+    const key = P.randomBytes(pick([0, 1, 31, 32, 33, 63, 64, 65, 100, 200], i))
+    const parts = Array.from({ length: i % 5 }, (_, j) => P.randomBytes(pick(lens, i + j * 13)))
+    const whole = concat(parts)
+    const keyCopy = key.slice(); const wholeCopy = whole.slice()
+    const want = ref(key, whole)
+    assert.equal(toHex(hmac(sha256, key, whole)), want)
+    checks.push((async () => {
+      assert.equal(toHex(await P.hmacSha256Parts!(key, parts)), want)
+      assert.equal(toHex(await P.hmacSha256(key, whole)), want)
+      const many = await P.hmacSha256Many!(key, [whole, ...parts])
+      assert.equal(toHex(many[0]!), want)
+      for (let j = 0; j < parts.length; j++) assert.equal(toHex(many[j + 1]!), ref(key, parts[j]!))
+      assert.deepEqual(key, keyCopy); assert.deepEqual(concat(parts), wholeCopy)
+    })())
+    const ikm = P.randomBytes(pick([0, 1, 32, 64, 65, 1100], i))
+    const salt = i % 4 === 0 ? new Uint8Array(32) : P.randomBytes(pick([0, 13, 32, 64, 65, 100, 1100], i))
+    const info = P.randomBytes(pick([0, 5, 18, 64, 65, 1100], i + 1))
+    const length = pick([0, 1, 31, 32, 33, 42, 64, 80, 95, 96, 255, 1000], i)
+    const saltCopy = salt.slice()
+    const hkdfWant = toHex(hkdf(sha256, ikm, salt, info, length))
+    if (length > 0 && info.length <= 1024) assert.equal(toHex(new Uint8Array(hkdfSync('sha256', ikm, salt, info, length))), hkdfWant)
+    checks.push((async () => {
+      assert.equal(toHex(await P.hkdfSha256(ikm, salt, info, length)), hkdfWant)
+      assert.deepEqual(salt, saltCopy)
+    })())
+  }
+  await Promise.all(checks)
+})
+
+test('hmacSha256Parts (where implemented) equals hmacSha256 of the concatenation; the empty salt is HashLen zeros (RFC 5869 §2.2)', async () => {
+  for (const p of impls) {
+    const ikm = p.randomBytes(32); const info = p.randomBytes(9)
+    assert.equal(toHex(await p.hkdfSha256(ikm, new Uint8Array(0), info, 80)), toHex(await p.hkdfSha256(ikm, new Uint8Array(32), info, 80)))
+    if (p.hmacSha256Parts === undefined) continue
+    const key = p.randomBytes(32)
+    const a = p.randomBytes(33); const b = p.randomBytes(33); const c = p.randomBytes(150)
+    const whole = new Uint8Array([...a, ...b, ...c])
+    assert.equal(toHex(await p.hmacSha256Parts(key, [a, b, c])), toHex(await p.hmacSha256(key, whole)))
+    assert.equal(toHex(await p.hmacSha256Parts(key, [])), toHex(await p.hmacSha256(key, new Uint8Array(0))))
+    // a part that is not bytes is refused, and the next HMAC is unaffected by the aborted one
+    await assert.rejects(p.hmacSha256Parts(key, [a, 'text' as unknown as Uint8Array]), PrimitiveError)
+    assert.equal(toHex(await p.hmacSha256Parts(key, [a, b, c])), toHex(await webPrimitives.hmacSha256(key, whole)))
+  }
+})
+
+test('X25519 takes u-coordinates as RFC 7748 §5 says (top bit masked, non-canonical values accepted), like @noble', async () => {
+  const topBit = nobleX.getPublicKey(nodePrimitives.randomBytes(32)); topBit[31]! |= 0x80
+  const pPlus9 = new Uint8Array(32).fill(0xff); pPlus9[0] = 0xf6; pPlus9[31] = 0x7f // 2^255 - 19 + 9
+  for (const u of [topBit, pPlus9]) {
+    const a = nodePrimitives.randomBytes(32)
+    const want = toHex(nobleX.getSharedSecret(a, u))
+    for (const p of impls) assert.equal(toHex(await p.x25519(a, u)), want, p.name)
+  }
+})

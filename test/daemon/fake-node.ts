@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ParleyError, type ContactInfo, type LocalIdentityInfo, type MessageInfo, type NodeEvent, type ParleyNodeApi, type PeerConnectionInfo, type SafetyNumberInfo, type SendOptions } from '../../src/core/api.js'
+import { ParleyError, type ContactInfo, type GroupInfo, type GroupMessageInfo, type GroupRole, type LocalIdentityInfo, type MessageInfo, type NodeEvent, type ParleyNodeApi, type PeerConnectionInfo, type SafetyNumberInfo, type SendOptions } from '../../src/core/api.js'
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 
@@ -24,6 +24,8 @@ export class FakeNode implements ParleyNodeApi {
   readonly contacts = new Map<string, ContactInfo>()
   readonly msgs = new Map<string, MessageInfo[]>()
   readonly listeners = new Set<(e: NodeEvent) => void>()
+  readonly groups = new Map<string, GroupInfo>()
+  readonly groupMsgs = new Map<string, GroupMessageInfo[]>()
   readonly self: LocalIdentityInfo
   stopped = false
   private counter = 0
@@ -51,7 +53,7 @@ export class FakeNode implements ParleyNodeApi {
     if (m == null) throw new ParleyError('ERR_BAD_INVITE', 'invalid invite')
     const peerId = m[1] as string
     const name = opts.name ?? Buffer.from(m[2] as string, 'base64url').toString('utf8')
-    const c: ContactInfo = { peerId, name, identityKey: '05' + sha('ik:' + name), verified: false, pendingKeyChange: null, online: !name.includes('offline'), unread: 0, addresses: [], lastSeen: null, createdAt: Date.now() }
+    const c: ContactInfo = { peerId, name, identityKey: '05' + sha('ik:' + name), verified: false, pendingKeyChange: null, online: !name.includes('offline'), unread: 0, addresses: [], relays: [], lastSeen: null, createdAt: Date.now() }
     this.contacts.set(peerId, c)
     this.emit({ type: 'contact-added', contact: { ...c } })
     return { ...c }
@@ -112,6 +114,143 @@ export class FakeNode implements ParleyNodeApi {
 
   async peers (): Promise<PeerConnectionInfo[]> {
     return [...this.contacts.values()].filter((c) => c.online).map((c) => ({ peerId: c.peerId, remoteAddr: `/ip4/127.0.0.1/tcp/4002/p2p/${c.peerId}`, relayed: false, direction: 'outbound' as const, contact: c.name }))
+  }
+
+  // -- groups: one node's view only (no other member exists); roles follow the membership-log rules --
+
+  resolveGroup (group: string): GroupInfo {
+    const byId = this.groups.get(group)
+    if (byId != null) return byId
+    const named = [...this.groups.values()].filter((g) => g.name === group)
+    if (named.length > 1) throw new ParleyError('ERR_UNKNOWN_GROUP', `several groups have that name; use the group id: "${group}"`)
+    if (named[0] == null) throw new ParleyError('ERR_UNKNOWN_GROUP', `no group "${group}"`)
+    return named[0]
+  }
+
+  private memberOf (peer: string): { peerId: string, name: string | null } {
+    const c = this.contacts.get(peer) ?? [...this.contacts.values()].find((x) => x.name === peer)
+    if (c != null) return { peerId: c.peerId, name: c.name }
+    if (/^12D3KooW[1-9A-Za-z]{44}$/.test(peer)) return { peerId: peer, name: null }
+    throw new ParleyError('ERR_UNKNOWN_CONTACT', `no contact named or with PeerId "${peer}"`)
+  }
+
+  private groupCopy (g: GroupInfo): GroupInfo { return { ...g, members: g.members.map((m) => ({ ...m })) } }
+
+  private admin (g: GroupInfo): void {
+    if (!g.active) throw new ParleyError('ERR_GROUP_INACTIVE', `you are no longer a member of "${g.name}"`)
+    if (g.role !== 'creator' && g.role !== 'admin') throw new ParleyError('ERR_GROUP_PERMISSION', 'only the creator and admins may change membership')
+  }
+
+  private updated (g: GroupInfo): GroupInfo {
+    this.emit({ type: 'group-updated', group: this.groupCopy(g) })
+    return this.groupCopy(g)
+  }
+
+  async createGroup (name: string, opts: { members?: string[], signal?: AbortSignal } = {}): Promise<GroupInfo> {
+    const members: GroupInfo['members'] = [{ peerId: this.self.peerId, name: this.self.name, role: 'creator' }]
+    for (const p of opts.members ?? []) {
+      const m = this.memberOf(p)
+      if (!members.some((x) => x.peerId === m.peerId)) members.push({ ...m, role: 'member' })
+    }
+    const groupId = sha(`group:${this.self.peerId}:${name}:${++this.counter}`)
+    const g: GroupInfo = { groupId, name, members, role: 'creator', active: true, epoch: 0, unread: 0, createdAt: Date.now() }
+    this.groups.set(groupId, g)
+    this.groupMsgs.set(groupId, [])
+    return this.updated(g)
+  }
+
+  async listGroups (): Promise<GroupInfo[]> { return [...this.groups.values()].map((g) => this.groupCopy(g)) }
+
+  async addGroupMember (group: string, peer: string): Promise<GroupInfo> {
+    const g = this.resolveGroup(group)
+    this.admin(g)
+    const m = this.memberOf(peer)
+    if (g.members.some((x) => x.peerId === m.peerId)) throw new ParleyError('ERR_INVALID_OPERATION', `${m.name ?? m.peerId} is already a member`)
+    g.members.push({ ...m, role: 'member' })
+    return this.updated(g)
+  }
+
+  async removeGroupMember (group: string, peer: string): Promise<GroupInfo> {
+    const g = this.resolveGroup(group)
+    this.admin(g)
+    const m = this.memberOf(peer)
+    if (!g.members.some((x) => x.peerId === m.peerId)) throw new ParleyError('ERR_INVALID_OPERATION', `${m.name ?? m.peerId} is not a member`)
+    if (m.peerId === this.self.peerId) throw new ParleyError('ERR_INVALID_OPERATION', 'use leave to leave a group')
+    g.members = g.members.filter((x) => x.peerId !== m.peerId)
+    g.epoch++
+    return this.updated(g)
+  }
+
+  async leaveGroup (group: string): Promise<GroupInfo> {
+    const g = this.resolveGroup(group)
+    if (!g.active) throw new ParleyError('ERR_GROUP_INACTIVE', `you are no longer a member of "${g.name}"`)
+    g.members = g.members.filter((x) => x.peerId !== this.self.peerId)
+    g.role = null
+    g.active = false
+    g.epoch++
+    return this.updated(g)
+  }
+
+  async sendGroup (group: string, text: string): Promise<GroupMessageInfo> {
+    const g = this.resolveGroup(group)
+    if (!g.active) throw new ParleyError('ERR_GROUP_INACTIVE', `you are no longer a member of "${g.name}"`)
+    const list = this.groupMsgs.get(g.groupId) ?? []
+    const m: GroupMessageInfo = { id: sha(`gm:${g.groupId}:${++this.counter}`).slice(0, 32), groupId: g.groupId, from: this.self.peerId, fromName: this.self.name, text, timestamp: Date.now(), receivedAt: null, seq: list.length + 1, status: 'queued' }
+    list.push(m)
+    this.groupMsgs.set(g.groupId, list)
+    setTimeout(() => {
+      if (this.stopped) return
+      m.status = 'sent'
+      this.emit({ type: 'group-message', message: { ...m } })
+    }, this.ackDelayMs)
+    return { ...m }
+  }
+
+  async groupMessages (group: string, opts: { limit?: number, before?: number } = {}): Promise<GroupMessageInfo[]> {
+    let list = (this.groupMsgs.get(this.resolveGroup(group).groupId) ?? []).map((m) => ({ ...m }))
+    if (opts.before != null) list = list.filter((m) => m.seq < (opts.before as number))
+    // Newest first, on purpose (as messages()): callers must order by seq themselves.
+    const newestFirst = list.reverse()
+    return opts.limit != null ? newestFirst.slice(0, opts.limit) : newestFirst
+  }
+
+  async markGroupRead (group: string): Promise<void> {
+    const g = this.resolveGroup(group)
+    g.unread = 0
+    this.updated(g) // as the real node: the new unread count goes out as 'group-updated'
+  }
+
+  /** Test hook: we were added to a group that `creator` (a contact) created. */
+  joinGroup (name: string, creator: string, others: string[] = []): GroupInfo {
+    const c = this.resolve(creator)
+    const groupId = sha(`group:${c.peerId}:${name}:${++this.counter}`)
+    const g: GroupInfo = {
+      groupId,
+      name,
+      members: [{ peerId: c.peerId, name: c.name, role: 'creator' }, { peerId: this.self.peerId, name: this.self.name, role: 'member' }, ...others.map((o) => ({ ...this.memberOf(o), role: 'member' as GroupRole }))],
+      role: 'member',
+      active: true,
+      epoch: 0,
+      unread: 0,
+      createdAt: Date.now()
+    }
+    this.groups.set(groupId, g)
+    this.groupMsgs.set(groupId, [])
+    this.updated(g)
+    return this.groupCopy(g)
+  }
+
+  /** Test hook: an incoming group message from a member. */
+  receiveGroup (group: string, from: string, text: string): GroupMessageInfo {
+    const g = this.resolveGroup(group)
+    const author = this.memberOf(from)
+    const list = this.groupMsgs.get(g.groupId) ?? []
+    const m: GroupMessageInfo = { id: sha(`gin:${g.groupId}:${++this.counter}`).slice(0, 32), groupId: g.groupId, from: author.peerId, fromName: author.name, text, timestamp: Date.now(), receivedAt: Date.now(), seq: list.length + 1, status: 'delivered' }
+    list.push(m)
+    this.groupMsgs.set(g.groupId, list)
+    g.unread++
+    this.emit({ type: 'group-message', message: { ...m } })
+    return { ...m }
   }
 
   subscribe (listener: (event: NodeEvent) => void): () => void {

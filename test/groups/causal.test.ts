@@ -231,3 +231,37 @@ describe('causal ordering', () => {
     }), { numRuns: 40 })
   })
 })
+
+describe('causal ordering in place (large groups)', () => {
+  it('inPlace gives the same states and events as copying, and a throwing receive changes nothing', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 5, maxLength: 40 }), fc.integer({ min: 0, max: 1_000_000 }), (who, seed) => {
+      // four members write in the order `who`; a receiver takes the messages in a shuffled order
+      let senders = ['a', 'b', 'c', 'd'].map(s => createCausalState<string>(s))
+      const msgs: Msg[] = []
+      for (const [i, w] of who.entries()) {
+        const r = send(senders[w]!, `m${i}`)
+        msgs.push(r.msg)
+        senders = senders.map(s => receive(s, r.msg).state)
+      }
+      let x = seed
+      const shuffled = [...msgs].sort(() => ((x = (x * 1103515245 + 12345) % 2 ** 31) % 3) - 1)
+      let copy = createCausalState<string>('z')
+      let inPlace = createCausalState<string>('z')
+      for (const m of shuffled) {
+        const c = receive(copy, m)
+        const p = receive(inPlace, m, { inPlace: true })
+        assert.equal(p.state, inPlace, 'the same object comes back')
+        assert.deepEqual(p.events, c.events)
+        assert.deepEqual(JSON.parse(JSON.stringify(p.state)), JSON.parse(JSON.stringify(c.state)))
+        copy = c.state
+        inPlace = p.state
+      }
+      assert.equal(inPlace.order.length, msgs.length)
+      // equivocation throws before anything changes
+      const forged = { ...msgs[0]!, id: 'forged' }
+      const snapshot = JSON.stringify(inPlace)
+      assert.throws(() => receive(inPlace, forged, { inPlace: true }), CausalViolationError)
+      assert.equal(JSON.stringify(inPlace), snapshot)
+    }), { numRuns: 30 })
+  })
+})

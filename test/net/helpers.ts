@@ -49,3 +49,27 @@ export function percentile (xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN
 }
+
+/**
+ * Stops every node with a bounded wait (use in `after` hooks): a stop() that does not settle within
+ * `ms`, fails, or leaves WebRTC peer connections open is reported by name instead of hanging the run.
+ */
+export async function stopAll (nodes: Record<string, ParleyNetwork | null | undefined>, ms = 20_000): Promise<void> {
+  const problems: string[] = []
+  await Promise.all(Object.entries(nodes).map(async ([name, node]) => {
+    if (node == null) return
+    let timer: NodeJS.Timeout | undefined
+    const limit = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => { resolve('timeout') }, ms) })
+    try {
+      const r = await Promise.race([node.stop().then(() => 'ok' as const), limit])
+      if (r === 'timeout') problems.push(`${name}: stop() did not settle within ${ms} ms`)
+    } catch (err) {
+      problems.push(`${name}: stop() failed: ${(err as Error).message}`)
+    } finally {
+      clearTimeout(timer)
+    }
+    const open = node.openWebRTCConnections()
+    if (open > 0) problems.push(`${name}: ${open} WebRTC peer connection(s) still open after stop()`)
+  }))
+  if (problems.length > 0) throw new Error(`nodes did not stop cleanly:\n${problems.join('\n')}`)
+}

@@ -1,18 +1,22 @@
-// NAT traversal in ../shared/netlab (network namespaces, root): a relay on the lab's "internet", two
+// NAT traversal in ../shared/netlab (network namespaces, root): a relay on the lab's "internet" (a
+// real `parley relay` process of the compiled CLI, its metrics read with `parley status --json`), two
 // clients behind NAT routers. Cone NATs: chat starts on the relay, a direct WebRTC connection appears
 // (ICE with the relay's STUN), and the chat survives SIGKILL of the relay. Symmetric NATs: chat works
 // over the relay and no direct connection appears. Skips with netlab's reason where the lab cannot run.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { repoRoot } from '../helpers/bytes.js'
 
 const NETLAB = join(repoRoot(), '..', 'shared', 'netlab', 'netlab.sh')
-const ENV = { ...process.env, NETLAB_PREFIX: 'h5-' }
+const ENV = { ...process.env, NETLAB_PREFIX: 'rl-' }
 const SCRIPT = join(fileURLToPath(new URL('.', import.meta.url)), 'netlab-node.js')
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
 function netlabSkip (): string | false {
   try {
@@ -40,9 +44,9 @@ class LabNode {
   exited = false
   private seq = 0
 
-  constructor (where: 'relay' | 'a' | 'b', role: 'relay' | 'peer', opts: Record<string, unknown>) {
+  constructor (where: 'relay' | 'a' | 'b', role: 'relay' | 'peer', opts: Record<string, unknown>, argv?: string[]) {
     const seed = randomBytes(32).toString('hex')
-    this.proc = spawn(NETLAB, ['exec', where, process.execPath, SCRIPT, role, seed, JSON.stringify(opts)], { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.proc = spawn(NETLAB, ['exec', where, process.execPath, ...(argv ?? [SCRIPT, role, seed, JSON.stringify(opts)])], { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] })
     let buf = ''
     this.proc.stdout.on('data', (d: Buffer) => {
       buf += d.toString()
@@ -51,7 +55,8 @@ class LabNode {
         const l = buf.slice(0, i)
         buf = buf.slice(i + 1)
         this.log += `${where}> ${l}\n`
-        try { this.lines.push(JSON.parse(l) as Line) } catch { /* not ours */ }
+        const ready = /^parley relay ready (\{.*\})$/.exec(l)
+        try { this.lines.push(ready != null ? { ...JSON.parse(ready[1]!) as Line, ready: true } : JSON.parse(l) as Line) } catch { /* not ours */ }
         for (const f of this.listeners) f()
       }
     })
@@ -101,10 +106,28 @@ class LabNode {
   }
 }
 
+interface RelayMetrics { reservations: number, stunAnswered: number, connections: number }
+
+/** The relay's metrics from its home's local API (a Unix socket: reachable across network namespaces). */
+function relayMetrics (home: string): RelayMetrics {
+  const out = execFileSync(process.execPath, [CLI, '--home', home, 'status', '--json'], { stdio: 'pipe', timeout: 30_000 })
+  return (JSON.parse(out.toString()) as { relay: RelayMetrics }).relay
+}
+
+let relayHome = ''
+after(() => {
+  if (skip === false) lab('down')
+  if (relayHome !== '') rmSync(relayHome, { recursive: true, force: true })
+})
+
 async function startLab (natType: 'cone' | 'symmetric'): Promise<{ relay: LabNode, a: LabNode, b: LabNode, relayAddr: string, ids: { a: string, b: string } }> {
   lab('down')
   lab('up', '--nat-type', natType)
-  const relay = new LabNode('relay', 'relay', { announce: ['/ip4/198.18.0.10/tcp/4001'] })
+  if (relayHome !== '') rmSync(relayHome, { recursive: true, force: true })
+  relayHome = mkdtempSync(join(tmpdir(), 'parley-rl-nat-'))
+  // a real `parley relay`: circuit relay v2, STUN on 3478, DHT server, mailbox, WebSocket
+  const relay = new LabNode('relay', 'relay', {}, [CLI, '--home', relayHome, 'relay', '--listen', '/ip4/0.0.0.0/tcp/4001',
+    '--announce', '/ip4/198.18.0.10/tcp/4001', '--stun-port', '3478', '--metrics-interval', '0'])
   const r = await relay.waitFor(l => l.ready === true, 20_000, 'relay ready')
   const relayAddr = `/ip4/198.18.0.10/tcp/4001/p2p/${String(r.peerId)}`
   const a = new LabNode('a', 'peer', { relay: relayAddr })
@@ -135,9 +158,9 @@ test('cone NATs: relayed chat, then a direct WebRTC path that survives killing t
     await b.gotTexts(['r1', 'r2', 'r3'], 10_000)
     // The background WebRTC upgrade gives a direct connection (judged from the connection, not its address).
     await poll(async () => await a.state(), s => s.connections.some(c => c.peerId === ids.b && !c.relayed) && (s.stats.upgradeSuccesses ?? 0) >= 1, 30_000, 'a direct connection A->B')
-    const relayStats = await relay.state()
-    assert.ok((relayStats.stats as unknown as { relay: { reservations: number, stunAnswered: number } }).relay.reservations >= 2, 'both clients hold a reservation')
-    assert.ok((relayStats.stats as unknown as { relay: { stunAnswered: number } }).relay.stunAnswered >= 1, 'ICE used the relay\'s STUN responder')
+    const relayStats = relayMetrics(relayHome)
+    assert.ok(relayStats.reservations >= 2, `both clients hold a reservation: ${JSON.stringify(relayStats)}`)
+    assert.ok(relayStats.stunAnswered >= 1, 'ICE used the relay\'s STUN responder')
     // New DM streams use the direct connection; then the relay dies and the chat goes on both ways.
     assert.equal((await a.state()).stats.dmStreamsOpened, 1, 'the first batch used a stream over the relay')
     assert.deepEqual(await a.send(ids.b, ['d1']), ['OK'])

@@ -56,8 +56,9 @@ test('validator: accepts a genuine record, refuses forged / mismatched / tampere
   await assert.rejects(validate(key, future), InvalidRecordError)
   // wrong key prefix
   await assert.rejects(validate(recordKey('/other', alice.peerId), good), InvalidRecordError)
-  // the signed bytes are domain-separated
-  assert.equal(new TextDecoder().decode(recordSigningBytes(t).subarray(0, 21)), 'parley/peer-record/v1')
+  // the signed bytes are domain-separated (format 2 records since issue 4; format 1 keeps its own tag)
+  assert.equal(new TextDecoder().decode(recordSigningBytes(t).subarray(0, 21)), 'parley/peer-record/v2')
+  assert.equal(new TextDecoder().decode(recordSigningBytes({ ...t, format: 1 }).subarray(0, 21)), 'parley/peer-record/v1')
 })
 
 test('an isolated node fails fast: publish has no DHT peers, lookups find nothing', async () => {

@@ -2,15 +2,17 @@
 // sample's XOR-MAPPED-ADDRESS bytes), and a relay node with circuit relay v2 + WebSockets + STUN
 // carrying envelopes between two clients that reserved on it, with the WebRTC upgrade using only
 // the relay's STUN. Loopback only; no namespaces needed.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { encodeBindingSuccess, parseBindingRequest, startStunServer, STUN_MAGIC_COOKIE } from '../../src/net/stun.js'
 import { relayPeerIds, stunUrlsForRelays } from '../../src/net/nat.js'
 import { NetStateError } from '../../src/net/index.js'
 import { hex, toHex } from '../helpers/bytes.js'
-import { makeNode, envelope, until } from './helpers.js'
+import { makeNode, envelope, stopAll, until, type TestNode } from './helpers.js'
 
 function bindingRequest (txid: Uint8Array, extra = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(20 + extra.byteLength)
@@ -81,34 +83,62 @@ test('stunUrlsForRelays derives the relays\' STUN URLs; relay addresses must nam
   assert.throws(() => relayPeerIds(['/ip4/198.18.0.10/tcp/4001']), NetStateError)
 })
 
+test('closing a WebRTC peer connection releases its never-opened data channel: the process exits by itself', { timeout: 60_000 }, async () => {
+  // A real child process with real node-datachannel objects; it has nothing else to keep it alive.
+  const script = fileURLToPath(new URL('./webrtc-release-child.js', import.meta.url))
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
+  let timer: NodeJS.Timeout | undefined
+  const verdict = await Promise.race([exited, new Promise<'alive'>((resolve) => { timer = setTimeout(() => { resolve('alive') }, 30_000) })])
+  clearTimeout(timer)
+  if (verdict === 'alive') child.kill('SIGKILL')
+  assert.notEqual(verdict, 'alive', `the child kept running after closing its peer connection (stdout: ${out}, stderr: ${err})`)
+  assert.equal(verdict, 0, err)
+  const report = JSON.parse(out.trim()) as { channel: string, openBefore: number, openAfter: number }
+  assert.equal(report.channel, 'connecting', 'the channel had not opened (the case that leaked)')
+  assert.deepEqual([report.openBefore, report.openAfter], [1, 0])
+})
+
+// Every node is stopped with a bounded wait; one that hangs or keeps a WebRTC connection is named.
+const nodes: Record<string, TestNode> = {}
+after(async () => { await stopAll(nodes) })
+
 test('loopback relay: clients reserve, envelopes flow over the limited relayed connection, then a WebRTC path', { timeout: 60_000 }, async () => {
-  const relay = await makeNode({ relayServer: { stun: { host: '127.0.0.1', port: 0 } } })
+  const relay = nodes.relay = await makeNode({ relayServer: { stun: { host: '127.0.0.1', port: 0 } } })
   await relay.start()
   const stunPort = relay.stats().relay!.stunPort!
   const relayAddr = relay.addresses().find(x => /\/tcp\/\d+\/p2p\//.test(x) && !x.includes('/ws'))!
   assert.ok(relay.addresses().some(x => x.includes('/ws/')), 'the relay listens on WebSockets too')
   const iceServers = [`stun:127.0.0.1:${stunPort}`]
-  const a = await makeNode({ relays: [relayAddr], iceServers })
-  const b = await makeNode({ relays: [relayAddr], iceServers })
+  const a = nodes.a = await makeNode({ relays: [relayAddr], iceServers })
+  const b = nodes.b = await makeNode({ relays: [relayAddr], iceServers })
   const got: string[] = []
   b.handleEnvelopes(async (_from, env) => { got.push(toHex(env.id)); return 'OK' })
   await a.start(); await b.start()
-  try {
-    await until(() => b.addresses().some(x => x.includes('/p2p-circuit')), 20_000)
-    await until(() => relay.stats().relay!.reservations >= 2, 20_000)
-    const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
-    const envs = Array.from({ length: 5 }, () => envelope())
-    const acks = await a.sendEnvelopes(b.peerId, envs, { addrs: [circuit] })
-    assert.deepEqual(acks.map(x => x.status), ['OK', 'OK', 'OK', 'OK', 'OK'])
-    assert.deepEqual(got, envs.map(e => toHex(e.id)))
-    assert.ok(a.connections().some(c => c.peerId === b.peerId && c.relayed), 'the relayed connection is reported as relayed')
-    // The upgrade (ICE with only the relay's STUN) gives a direct path; the next batch uses it.
-    await until(() => a.stats().upgradeSuccesses >= 1, 30_000)
-    assert.ok(a.connections().some(c => c.peerId === b.peerId && !c.relayed))
-    await a.sendEnvelopes(b.peerId, [envelope()])
-    assert.equal(a.stats().dmStreamsOpened, 2)
-    assert.ok(relay.stats().relay!.stunAnswered >= 1)
-  } finally {
-    await a.stop(); await b.stop(); await relay.stop()
-  }
+  await until(() => b.addresses().some(x => x.includes('/p2p-circuit')), 20_000)
+  await until(() => relay.stats().relay!.reservations >= 2, 20_000)
+  const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
+  const envs = Array.from({ length: 5 }, () => envelope())
+  const acks = await a.sendEnvelopes(b.peerId, envs, { addrs: [circuit] })
+  assert.deepEqual(acks.map(x => x.status), ['OK', 'OK', 'OK', 'OK', 'OK'])
+  assert.deepEqual(got, envs.map(e => toHex(e.id)))
+  assert.ok(a.connections().some(c => c.peerId === b.peerId && c.relayed), 'the relayed connection is reported as relayed')
+  // The upgrade (ICE with only the relay's STUN) gives a direct path; the next batch uses it.
+  await until(() => a.stats().upgradeSuccesses >= 1, 30_000)
+  assert.ok(a.connections().some(c => c.peerId === b.peerId && !c.relayed))
+  await a.sendEnvelopes(b.peerId, [envelope()])
+  assert.equal(a.stats().dmStreamsOpened, 2)
+  // ICE gathering sends a Binding request to every configured STUN server (RFC 8445 §5.1.1.2), but on
+  // loopback the host candidates can connect before that request is answered: wait for it rather
+  // than demand it precedes the connection. Only ICE asks this responder, so an ICE that never used
+  // the relay's STUN still fails here.
+  await until(() => relay.stats().relay!.stunAnswered >= 1, 20_000)
+  // stop() releases every WebRTC peer connection (and data channel) the clients created.
+  await stopAll({ a, b, relay })
+  assert.equal(a.openWebRTCConnections(), 0)
+  assert.equal(b.openWebRTCConnections(), 0)
 })

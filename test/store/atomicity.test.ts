@@ -19,7 +19,7 @@ test('a write callback that throws after several puts leaves nothing behind', as
     tx.putSession('peerA', utf8('state 1'))
     tx.insertMessage({ id: 'm1', peerId: 'peerA', direction: 'in', body: utf8('hi'), sentAt: 1, receivedAt: 2, status: 'delivered' })
     tx.removePreKey('onetime', 1)
-    tx.putContact({ peerId: 'peerA', name: 'A', identityKey: utf8('k'), verified: false, keyChange: null, addresses: [], lastSeen: null, createdAt: 1 })
+    tx.putContact({ peerId: 'peerA', name: 'A', identityKey: utf8('k'), verified: false, keyChange: null, addresses: [], relays: [], lastSeen: null, createdAt: 1 })
     tx.nextPreKeyId('signed')
     throw new Boom('decrypt failed after the puts')
   }), Boom, 'the callback\'s own error comes back unchanged')

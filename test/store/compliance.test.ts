@@ -101,9 +101,10 @@ for (const cfg of configs) {
     withStore('contacts: unique names (case-insensitive), key change, addresses, update', async (s) => {
       const bob: Contact = {
         peerId: '12D3KooWBob', name: 'Bob', identityKey: utf8('bob-key'), verified: false, keyChange: null,
-        addresses: ['/ip4/127.0.0.1/tcp/4001'], lastSeen: null, createdAt: 100
+        addresses: ['/ip4/127.0.0.1/tcp/4001'], relays: ['/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWRelay'], lastSeen: null, createdAt: 100
       }
       await s.putContact(bob)
+      assert.deepEqual((await s.getContact(bob.peerId))?.relays, ['/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWRelay'])
       await assert.rejects(s.putContact({ ...bob, peerId: '12D3KooWOther', name: 'bob' }), ContactNameTakenError)
       assert.equal(await s.suggestContactName('BOB'), 'BOB-2')
       await s.putContact({ ...bob, peerId: '12D3KooWOther', name: await s.suggestContactName('bob') })
@@ -116,6 +117,9 @@ for (const cfg of configs) {
       assert.equal(updated?.keyChange?.seenAt, 200)
       assert.equal(updated?.createdAt, 100, 'createdAt never changes')
       assert.deepEqual(updated?.addresses, ['/ip4/127.0.0.1/tcp/4001'])
+      assert.deepEqual(updated?.relays, ['/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWRelay'], 'a patch without relays keeps them')
+      assert.deepEqual((await s.updateContact(bob.peerId, { relays: [] }))?.relays, [])
+      await assert.rejects(s.updateContact(bob.peerId, { relays: Array.from({ length: 65 }, (_, i) => `/r${i}`) }), StoreInputError)
       // Accepting the change: new key, pending cleared, unverified.
       const accepted = await s.updateContact(bob.peerId, { identityKey: utf8('bob-key-2'), keyChange: null, verified: false })
       assert.equal(str(accepted?.identityKey ?? null), 'bob-key-2')

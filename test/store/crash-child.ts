@@ -30,7 +30,7 @@ for (let unit = 1; ; unit++) {
   const bodyLen = Math.floor(Math.random() * 20_000)
   await store.write(tx => {
     if (tx.getContact('peer') === null) {
-      tx.putContact({ peerId: 'peer', name: 'peer', identityKey: te.encode('key'), verified: false, keyChange: null, addresses: [], lastSeen: 0, createdAt: 1 })
+      tx.putContact({ peerId: 'peer', name: 'peer', identityKey: te.encode('key'), verified: false, keyChange: null, addresses: [], relays: [], lastSeen: 0, createdAt: 1 })
     }
     for (let i = 0; i < k; i++) {
       n++

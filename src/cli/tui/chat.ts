@@ -14,7 +14,7 @@ import { loadNodeModule, NO_IDENTITY_CODES } from '../../daemon/node-module.js'
 import { groupSafetyNumber, KEY_CHANGE_WARNING } from '../format.js'
 import type { CliContext } from '../main.js'
 import { render } from './render.js'
-import { applyEvent, contactName, cycle, findContact, initialState, select, upsertMessage, type ChatState } from './state.js'
+import { applyEvent, contactName, cycle, findContact, findGroup, initialState, select, selectGroup, upsertGroupMessage, upsertMessage, type ChatState } from './state.js'
 
 interface Keypress { name?: string, ctrl?: boolean, meta?: boolean, shift?: boolean, sequence?: string }
 
@@ -24,7 +24,9 @@ const HELP = [
   '  /invite              show your invite',
   '  /verify              show the safety number; /verify yes marks the contact verified',
   '  /accept-key          after a key change: read the warning; /accept-key yes accepts',
-  '  /switch NAME         open another conversation (or Tab / Shift-Tab)',
+  '  /switch NAME         open another conversation or group (or Tab / Shift-Tab)',
+  '  /group create NAME [PEER…]   create a group (PEER: contact name or PeerId)',
+  '  /group add PEER · /group remove PEER · /group leave · /group members   (the open group)',
   '  /quit                leave (Ctrl-C too)',
   'Anything else is sent to the open conversation.',
   '',
@@ -100,16 +102,67 @@ export async function runChat (ctx: CliContext): Promise<number> {
     await node.markRead(peerId).catch(() => {})
   }
 
+  // -- groups (issue 5) --
+  const openGroup = async (groupId: string): Promise<void> => {
+    state = selectGroup(state, groupId)
+    const list = await node.groupMessages(groupId, { limit: 500 })
+    let conv = state.groupConversations[groupId] ?? []
+    for (const m of list) conv = upsertGroupMessage(conv, m)
+    state = { ...state, groupConversations: { ...state.groupConversations, [groupId]: conv } }
+    await node.markGroupRead(groupId).catch(() => {})
+  }
+  const selectedGroupName = (): string | null => state.groups.find((g) => g.groupId === state.selectedGroup)?.name ?? null
+  const groupCommand = async (rest: string[]): Promise<void> => {
+    const [sub = '', ...args] = rest
+    const gid = state.selectedGroup
+    if (sub === 'create') {
+      const [name, ...members] = args
+      if (name == null) { setNotice('error', 'usage: /group create NAME [PEER…]'); return }
+      const g = await node.createGroup(name, members.length > 0 ? { members } : {})
+      state = applyEvent(state, { type: 'group-updated', group: g })
+      await openGroup(g.groupId)
+      setNotice('info', `created group ${g.name} with ${g.members.length} member${g.members.length === 1 ? '' : 's'}`)
+      return
+    }
+    if (!['add', 'remove', 'leave', 'members'].includes(sub)) { setNotice('error', 'usage: /group create|add|remove|leave|members'); return }
+    if (gid == null) { setNotice('error', 'no group open — /switch to one, or /group create NAME'); return }
+    switch (sub) {
+      case 'add': case 'remove': {
+        const peer = args.join(' ')
+        if (peer === '') { setNotice('error', `usage: /group ${sub} PEER`); return }
+        const g = sub === 'add' ? await node.addGroupMember(gid, peer) : await node.removeGroupMember(gid, peer)
+        state = applyEvent(state, { type: 'group-updated', group: g })
+        setNotice('info', sub === 'add' ? `added ${peer} to ${g.name}` : `removed ${peer} from ${g.name}; sender keys rotated`)
+        return
+      }
+      case 'leave': {
+        const g = await node.leaveGroup(gid)
+        state = applyEvent(state, { type: 'group-updated', group: g })
+        setNotice('info', `left ${g.name}; its history stays readable`)
+        return
+      }
+      case 'members': {
+        const g = state.groups.find((x) => x.groupId === gid)
+        if (g == null) return
+        state = { ...state, overlay: [`Members of ${g.name} (epoch ${g.epoch}):`, '', ...g.members.map((m) => `${m.peerId === state.self?.peerId ? 'me' : (state.contacts.find((c) => c.peerId === m.peerId)?.name ?? m.name ?? m.peerId)}${m.role !== 'member' ? ` (${m.role})` : ''}  ${m.peerId}`), '', '(Enter closes this)'] }
+        return
+      }
+      default: setNotice('error', 'usage: /group create|add|remove|leave|members')
+    }
+  }
+  // -- end groups --
+
   const onEvent = (ev: NodeEvent): void => {
     state = applyEvent(state, ev)
     if (ev.type === 'message' && ev.message.direction === 'in' && ev.message.peerId === state.selected) node.markRead(ev.message.peerId).catch(() => {})
+    if (ev.type === 'group-message' && ev.message.groupId === state.selectedGroup && ev.message.from !== state.self?.peerId) node.markGroupRead(ev.message.groupId).catch(() => {})
     redraw()
   }
 
   let unsubscribe: () => void = () => {}
   try {
     const id = await node.id()
-    state = { ...state, self: { peerId: id.peerId, name: id.name }, contacts: await node.listContacts() }
+    state = { ...state, self: { peerId: id.peerId, name: id.name }, contacts: await node.listContacts(), groups: await node.listGroups() }
     if (client != null) {
       const ac = new AbortController()
       await client.events(onEvent, {
@@ -121,7 +174,9 @@ export async function runChat (ctx: CliContext): Promise<number> {
       unsubscribe = node.subscribe(onEvent)
     }
     const first = state.contacts[0]
+    const firstGroup = state.groups[0]
     if (first != null) await openConversation(first.peerId)
+    else if (firstGroup != null) await openGroup(firstGroup.groupId)
   } catch (err) {
     await shutdown()
     throw err
@@ -138,6 +193,11 @@ export async function runChat (ctx: CliContext): Promise<number> {
     if (text === '') { state = { ...state, overlay: null }; return }
     state = { ...state, notice: null }
     if (!text.startsWith('/')) {
+      if (state.selectedGroup != null) {
+        const m = await node.sendGroup(state.selectedGroup, line)
+        state = { ...state, overlay: null, groupConversations: { ...state.groupConversations, [m.groupId]: upsertGroupMessage(state.groupConversations[m.groupId] ?? [], m) } }
+        return
+      }
       if (state.selected == null) { setNotice('error', 'no conversation open — /add INVITE first'); return }
       const m = await node.send(state.selected, line)
       state = { ...state, overlay: null, conversations: { ...state.conversations, [m.peerId]: upsertMessage(state.conversations[m.peerId] ?? [], m) } }
@@ -165,13 +225,16 @@ export async function runChat (ctx: CliContext): Promise<number> {
         return
       }
       case '/switch': {
-        const c = findContact(state, arg)
-        if (c == null) { setNotice('error', `no single contact matches "${arg}"`); return }
+        const c = arg.startsWith('#') ? null : findContact(state, arg)
+        const g = c == null ? findGroup(state, arg) : null
+        if (g != null) { await openGroup(g.groupId); return }
+        if (c == null) { setNotice('error', `no single contact or group matches "${arg}"`); return }
         await openConversation(c.peerId)
         return
       }
+      case '/group': await groupCommand(rest); return
       case '/verify': {
-        if (sel == null) { setNotice('error', 'no conversation open'); return }
+        if (sel == null) { setNotice('error', state.selectedGroup != null ? `${selectedGroupName() ?? 'a group'} is a group: /verify works in a contact's conversation` : 'no conversation open'); return }
         if (arg === 'yes') {
           const c = await node.verifyContact(sel)
           state = applyEvent(state, { type: 'contact-added', contact: c })
@@ -227,7 +290,9 @@ export async function runChat (ctx: CliContext): Promise<number> {
       } else if (name === 'tab') {
         state = cycle(state, key?.shift === true ? -1 : 1)
         const p = state.selected
+        const g = state.selectedGroup
         if (p != null) queue = queue.then(async () => { await openConversation(p).catch(() => {}); redraw() })
+        else if (g != null) queue = queue.then(async () => { await openGroup(g).catch(() => {}); redraw() })
       } else if (name === 'escape') {
         state = { ...state, overlay: null, notice: null }
       } else if (str != null && key?.ctrl !== true && key?.meta !== true && str >= ' ' && !str.startsWith('\x1b')) {

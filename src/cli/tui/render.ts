@@ -2,9 +2,9 @@
  * Renders the chat screen as exactly `height` lines of exactly `width` terminal columns (plus ANSI
  * colour codes when `color`). Pure: state in, lines out. Peer-controlled text is sanitised first.
  */
-import type { ContactInfo, MessageInfo, MessageStatus } from '../../core/api.js'
+import type { ContactInfo, GroupInfo, GroupMessageInfo, MessageInfo, MessageStatus } from '../../core/api.js'
 import { formatTime, sanitize, shortId } from '../format.js'
-import type { ChatState } from './state.js'
+import { authorName, type ChatState } from './state.js'
 
 export interface RenderOptions {
   width: number
@@ -99,7 +99,7 @@ export function render (s: ChatState, opts: RenderOptions): string[] {
   const bodyH = height - 3
   const leftW = Math.min(30, Math.max(14, Math.floor(width * 0.3)))
   const rightW = width - leftW - 1
-  const left = renderContacts(s.contacts, s.selected, leftW, bodyH, paint)
+  const left = [...renderContacts(s.contacts, s.selected, leftW, bodyH, paint), ...renderGroups(s.groups, s.selectedGroup, leftW, paint)].slice(0, bodyH)
   const right = renderConversation(s, rightW, bodyH, now, paint)
   for (let i = 0; i < bodyH; i++) lines.push(`${left[i] ?? ' '.repeat(leftW)}${paint('2', '│')}${right[i] ?? ' '.repeat(rightW)}`)
 
@@ -107,7 +107,7 @@ export function render (s: ChatState, opts: RenderOptions): string[] {
     const sgr = s.notice.level === 'error' ? '1;31' : s.notice.level === 'warn' ? '1;33' : '36'
     lines.push(paint(sgr, fit(sanitize(s.notice.text), width)))
   } else {
-    lines.push(paint('2', fit('Enter send · Tab switch · /add INVITE · /invite · /verify · /help · /quit', width)))
+    lines.push(paint('2', fit('Enter send · Tab switch · /add INVITE · /invite · /verify · /group · /help · /quit', width)))
   }
   const prompt = '> '
   const room = width - prompt.length
@@ -138,6 +138,43 @@ function renderContacts (contacts: ContactInfo[], selected: string | null, w: nu
   return out
 }
 
+// -- groups (issue 5) --
+
+function renderGroups (groups: GroupInfo[], selected: string | null, w: number, paint: (sgr: string, t: string) => string): string[] {
+  if (groups.length === 0) return []
+  const out = [' '.repeat(w), paint('1', fit(' Groups', w))]
+  for (const g of groups) {
+    const sel = g.groupId === selected ? '>' : ' '
+    const unread = g.unread > 0 ? ` (${g.unread})` : ''
+    const left = g.active ? '' : ' (left)'
+    const tail = unread + left
+    const nameRoom = w - 3 - textWidth(tail)
+    if (nameRoom < 1) { out.push(fit(`${sel}# ${sanitize(g.name)}`, w)); continue }
+    const name = fit(sanitize(g.name), nameRoom)
+    if (g.groupId === selected) out.push(paint('7', `${sel}# ${name}${tail}`))
+    else out.push(`${sel}${paint(g.active ? '36' : '2', '#')} ${name}${paint('1;33', unread)}${paint('2', left)}`)
+  }
+  return out
+}
+
+function renderGroupConversation (s: ChatState, g: GroupInfo, w: number, h: number, now: number, paint: (sgr: string, t: string) => string): string[] {
+  const others = g.members.filter((m) => m.peerId !== s.self?.peerId).map((m) => s.contacts.find((c) => c.peerId === m.peerId)?.name ?? m.name ?? shortId(m.peerId))
+  const head = [paint('1', fit(` # ${sanitize(g.name)} · ${g.members.length} member${g.members.length === 1 ? '' : 's'}: ${sanitize(['me', ...others].join(', '))}`, w))]
+  if (!g.active) head.push(paint('1;33', fit(' You are no longer a member: nothing new arrives (history stays)', w)))
+  const msgLines: string[] = []
+  for (const m of s.groupConversations[g.groupId] ?? []) msgLines.push(...groupMessageLines(m, authorName(s, m), m.from === s.self?.peerId, w, now, paint))
+  const room = h - head.length
+  return [...head, ...msgLines.slice(Math.max(0, msgLines.length - room))]
+}
+
+function groupMessageLines (m: GroupMessageInfo, who: string, mine: boolean, w: number, now: number, paint: (sgr: string, t: string) => string): string[] {
+  // The same layout as a direct message; author names are what tells the members apart.
+  const asDirect: MessageInfo = { id: m.id, peerId: m.from, direction: mine ? 'out' : 'in', text: m.text, timestamp: m.timestamp, receivedAt: m.receivedAt, status: m.status, seq: m.seq }
+  return messageLines(asDirect, who, w, now, paint)
+}
+
+// -- end groups --
+
 function renderConversation (s: ChatState, w: number, h: number, now: number, paint: (sgr: string, t: string) => string): string[] {
   const head: string[] = []
   const c = s.contacts.find((x) => x.peerId === s.selected)
@@ -145,6 +182,8 @@ function renderConversation (s: ChatState, w: number, h: number, now: number, pa
     const body = s.overlay.flatMap((l) => wrap(sanitize(l), w - 1)).map((l) => ' ' + l)
     return [...body.slice(0, h).map((l) => fit(l, w))]
   }
+  const g = s.selectedGroup != null ? s.groups.find((x) => x.groupId === s.selectedGroup) : undefined
+  if (g != null) return renderGroupConversation(s, g, w, h, now, paint)
   if (c == null) {
     return [fit(' No conversation open.', w), fit(' Add a contact: /add INVITE   Share yours: /invite', w)]
   }

@@ -2,15 +2,21 @@
  * The chat screen's state and its pure transitions (events in, new state out). Plain data, so the
  * renderer and the tests need no node, no terminal and no clock.
  */
-import type { ContactInfo, MessageInfo, NodeEvent } from '../../core/api.js'
+import type { ContactInfo, GroupInfo, GroupMessageInfo, MessageInfo, NodeEvent } from '../../core/api.js'
 
 export interface ChatState {
   self: { peerId: string, name: string } | null
   contacts: ContactInfo[]
-  /** PeerId of the open conversation. */
+  /** PeerId of the open conversation (null while a group is open). */
   selected: string | null
   /** Messages per PeerId, kept in `seq` order. */
   conversations: Record<string, MessageInfo[]>
+  /** Our groups, listed below the contacts. */
+  groups: GroupInfo[]
+  /** groupId of the open group conversation (null while a contact is open); exclusive with `selected`. */
+  selectedGroup: string | null
+  /** Group messages per groupId, kept in `seq` order. */
+  groupConversations: Record<string, GroupMessageInfo[]>
   input: string
   notice: { text: string, level: 'info' | 'warn' | 'error' } | null
   /** Lines shown instead of the conversation until dismissed (help, invite, safety number). */
@@ -20,7 +26,7 @@ export interface ChatState {
 }
 
 export function initialState (mode: ChatState['mode']): ChatState {
-  return { self: null, contacts: [], selected: null, conversations: {}, input: '', notice: null, overlay: null, mode, connected: true }
+  return { self: null, contacts: [], selected: null, conversations: {}, groups: [], selectedGroup: null, groupConversations: {}, input: '', notice: null, overlay: null, mode, connected: true }
 }
 
 export function upsertMessage (list: readonly MessageInfo[], m: MessageInfo): MessageInfo[] {
@@ -61,23 +67,78 @@ export function applyEvent (s: ChatState, ev: NodeEvent, now = Date.now()): Chat
     case 'contact-added': {
       const exists = s.contacts.some((c) => c.peerId === ev.contact.peerId)
       const contacts = exists ? s.contacts.map((c) => c.peerId === ev.contact.peerId ? ev.contact : c) : [...s.contacts, ev.contact]
-      return { ...s, contacts, selected: s.selected ?? ev.contact.peerId }
+      return { ...s, contacts, selected: s.selected ?? (s.selectedGroup == null ? ev.contact.peerId : null) }
+    }
+    case 'group-message': {
+      const m = ev.message
+      const before = s.groupConversations[m.groupId] ?? []
+      const isNew = before.every((x) => x.id !== m.id)
+      const next: ChatState = { ...s, groupConversations: { ...s.groupConversations, [m.groupId]: upsertGroupMessage(before, m) } }
+      if (isNew && m.from !== s.self?.peerId && m.groupId !== s.selectedGroup) return patchGroup(next, m.groupId, (g) => ({ ...g, unread: g.unread + 1 }))
+      return next
+    }
+    case 'group-updated': {
+      const g = ev.group
+      const old = s.groups.find((x) => x.groupId === g.groupId)
+      // The node's count is authoritative (it may have been read elsewhere); the open group has none.
+      const unread = g.groupId === s.selectedGroup ? 0 : g.unread
+      const groups = old != null ? s.groups.map((x) => x.groupId === g.groupId ? { ...g, unread } : x) : [...s.groups, { ...g, unread }]
+      let next: ChatState = { ...s, groups }
+      if (old?.active === true && !g.active) next = { ...next, notice: { level: 'warn', text: `you are no longer a member of ${g.name}; its history stays readable` } }
+      return next
     }
   }
   return s
 }
 
-/** Opens a conversation (clears its unread count locally; the caller tells the node). */
-export function select (s: ChatState, peerId: string): ChatState {
-  return { ...patchContact(s, peerId, (c) => ({ ...c, unread: 0 })), selected: peerId, overlay: null }
+// -- groups (issue 5) --
+
+export function upsertGroupMessage (list: readonly GroupMessageInfo[], m: GroupMessageInfo): GroupMessageInfo[] {
+  const i = list.findIndex((x) => x.id === m.id)
+  const out = i >= 0 ? list.map((x, j) => j === i ? m : x) : [...list, m]
+  return out.sort((a, b) => a.seq - b.seq)
 }
 
-/** Next (+1) or previous (-1) contact, wrapping around. */
+function patchGroup (s: ChatState, groupId: string, patch: (g: GroupInfo) => GroupInfo): ChatState {
+  return { ...s, groups: s.groups.map((g) => g.groupId === groupId ? patch(g) : g) }
+}
+
+/** An author's name in a group conversation: "me", the name we know, else the PeerId. */
+export function authorName (s: ChatState, m: GroupMessageInfo): string {
+  if (m.from === s.self?.peerId) return 'me'
+  return s.contacts.find((c) => c.peerId === m.from)?.name ?? m.fromName ?? m.from
+}
+
+/** Opens a group conversation (clears its unread count locally; the caller tells the node). */
+export function selectGroup (s: ChatState, groupId: string): ChatState {
+  return { ...patchGroup(s, groupId, (g) => ({ ...g, unread: 0 })), selected: null, selectedGroup: groupId, overlay: null }
+}
+
+/** Finds a group by exact name, id, or unique prefix of either. */
+export function findGroup (s: ChatState, query: string): GroupInfo | null {
+  const q = query.trim().replace(/^#/, '')
+  const exact = s.groups.filter((g) => g.name === q || g.groupId === q)
+  if (exact.length === 1) return exact[0] as GroupInfo
+  const lower = q.toLowerCase()
+  const hits = s.groups.filter((g) => g.name.toLowerCase().startsWith(lower) || g.groupId.startsWith(lower))
+  return hits.length === 1 ? hits[0] as GroupInfo : null
+}
+
+// -- end groups --
+
+/** Opens a conversation (clears its unread count locally; the caller tells the node). */
+export function select (s: ChatState, peerId: string): ChatState {
+  return { ...patchContact(s, peerId, (c) => ({ ...c, unread: 0 })), selected: peerId, selectedGroup: null, overlay: null }
+}
+
+/** Next (+1) or previous (-1) conversation — contacts, then groups — wrapping around. */
 export function cycle (s: ChatState, step: 1 | -1): ChatState {
-  if (s.contacts.length === 0) return s
-  const i = s.contacts.findIndex((c) => c.peerId === s.selected)
-  const j = ((i < 0 ? 0 : i + step) + s.contacts.length) % s.contacts.length
-  return select(s, (s.contacts[j] as ContactInfo).peerId)
+  const all = [...s.contacts.map((c) => ({ kind: 'contact' as const, id: c.peerId })), ...s.groups.map((g) => ({ kind: 'group' as const, id: g.groupId }))]
+  if (all.length === 0) return s
+  const i = all.findIndex((x) => x.kind === 'group' ? x.id === s.selectedGroup : x.id === s.selected)
+  const j = ((i < 0 ? 0 : i + step) + all.length) % all.length
+  const t = all[j] as { kind: 'contact' | 'group', id: string }
+  return t.kind === 'group' ? selectGroup(s, t.id) : select(s, t.id)
 }
 
 /** Finds a contact by exact name, PeerId, or unique prefix of either. */

@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -9,6 +9,9 @@ export interface Plaintext {
   timestamp: bigint
   content: Uint8Array<ArrayBuffer>
   profileName?: string
+  group?: Uint8Array<ArrayBuffer>
+  seq: bigint
+  route?: MailboxRoute
 }
 
 export namespace Plaintext {
@@ -46,6 +49,21 @@ export namespace Plaintext {
           w.string(obj.profileName)
         }
 
+        if (obj.group != null) {
+          w.uint32(50)
+          w.bytes(obj.group)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(160)
+          w.uint64(obj.seq)
+        }
+
+        if (obj.route != null) {
+          w.uint32(170)
+          MailboxRoute.codec().encode(obj.route, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -54,7 +72,8 @@ export namespace Plaintext {
           version: 0,
           id: uint8ArrayAlloc(0),
           timestamp: 0n,
-          content: uint8ArrayAlloc(0)
+          content: uint8ArrayAlloc(0),
+          seq: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -81,6 +100,20 @@ export namespace Plaintext {
             }
             case 5: {
               obj.profileName = reader.string()
+              break
+            }
+            case 6: {
+              obj.group = reader.bytes()
+              break
+            }
+            case 20: {
+              obj.seq = reader.uint64()
+              break
+            }
+            case 21: {
+              obj.route = MailboxRoute.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.route
+              })
               break
             }
             default: {
@@ -133,6 +166,27 @@ export namespace Plaintext {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.group`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 20: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 21: {
+              yield * MailboxRoute.codec().stream(reader, reader.uint32(), `${prefix}.route`, {
+                limits: opts.limits?.route
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -170,6 +224,27 @@ export namespace Plaintext {
     value: string
   }
 
+  export interface PlaintextGroupFieldEvent {
+    field: '$.group'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface PlaintextSeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export interface PlaintextRouteTagFieldEvent {
+    field: '$.route.tag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface PlaintextRouteRelaysFieldEvent {
+    field: '$.route.relays[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Plaintext>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Plaintext.codec())
   }
@@ -178,7 +253,138 @@ export namespace Plaintext {
     return decodeMessage(buf, Plaintext.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Generator<PlaintextVersionFieldEvent | PlaintextIdFieldEvent | PlaintextTimestampFieldEvent | PlaintextContentFieldEvent | PlaintextProfileNameFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Generator<PlaintextVersionFieldEvent | PlaintextIdFieldEvent | PlaintextTimestampFieldEvent | PlaintextContentFieldEvent | PlaintextProfileNameFieldEvent | PlaintextGroupFieldEvent | PlaintextSeqFieldEvent | PlaintextRouteTagFieldEvent | PlaintextRouteRelaysFieldEvent> {
     return streamMessage(buf, Plaintext.codec(), opts)
+  }
+}
+
+export interface MailboxRoute {
+  tag: Uint8Array<ArrayBuffer>
+  relays: string[]
+}
+
+export namespace MailboxRoute {
+  let _codec: Codec<MailboxRoute>
+
+  export const codec = (): Codec<MailboxRoute> => {
+    if (_codec == null) {
+      _codec = message<MailboxRoute>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.tag != null && obj.tag.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.tag)
+        }
+
+        if (obj.relays != null && obj.relays.length > 0) {
+          for (const value of obj.relays) {
+            w.uint32(18)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          tag: uint8ArrayAlloc(0),
+          relays: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.tag = reader.bytes()
+              break
+            }
+            case 2: {
+              if (opts.limits?.relays != null && obj.relays.length === opts.limits.relays) {
+                throw new MaxLengthError('Decode error - repeated field "relays" had too many elements')
+              }
+
+              obj.relays.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          relays: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.tag`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.relays != null && obj.relays === opts.limits.relays) {
+                throw new MaxLengthError('Streaming decode error - repeated field "relays" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.relays[]`,
+                index: obj.relays,
+                value: reader.string()
+              }
+
+              obj.relays++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MailboxRouteTagFieldEvent {
+    field: '$.tag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MailboxRouteRelaysFieldEvent {
+    field: '$.relays[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<MailboxRoute>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MailboxRoute.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRoute>): MailboxRoute {
+    return decodeMessage(buf, MailboxRoute.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRoute>): Generator<MailboxRouteTagFieldEvent | MailboxRouteRelaysFieldEvent> {
+    return streamMessage(buf, MailboxRoute.codec(), opts)
   }
 }

@@ -4,14 +4,14 @@
  * a Node built-in.
  */
 import * as nc from 'node:crypto'
-import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js'
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { createHasher } from '@noble/hashes/utils.js'
 import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair, type ScryptParams } from './types.js'
 
-// DER prefixes that wrap a raw 32-byte key into PKCS#8 / SPKI (RFC 8410 §7 and §4).
+// DER prefixes that wrap a raw 32-byte key into PKCS#8 / SPKI (RFC 8410 §7 and §4); X25519 public
+// keys are imported as JWK instead (x25519Public).
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex')
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex')
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex')
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex')
 
@@ -68,40 +68,128 @@ function x25519Public (raw: Uint8Array): nc.KeyObject {
   const cached = importedPublic.get(raw)
   if (cached !== undefined) return cached
   checkLength('X25519 public key', raw, 32)
-  const key = quiet(() => nc.createPublicKey({ key: Buffer.concat([X25519_SPKI, raw]), format: 'der', type: 'spki' }))
+  // A JWK (RFC 8037 §2: OKP, crv X25519, x = base64url(u)) imports the raw key directly, ~2x cheaper
+  // than OpenSSL's SPKI decoder; both accept exactly the 32-byte u-coordinates (RFC 7748 §5).
+  const x = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url')
+  const key = quiet(() => nc.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }))
   importedPublic.set(raw, key)
   return key
 }
 
-// HMAC and HKDF on short inputs use @noble/hashes (audited, pure JS): for the 1–100-byte inputs of the
-// ratchet's chain and message-key derivations a native call costs more than the hashing itself, and
-// noble lets an HMAC key schedule (RFC 2104 §4 "precompute") be cloned for several messages. Longer
-// inputs go to OpenSSL. We implement no hash function ourselves.
+// HMAC and HKDF on short inputs use @noble/hashes (audited, pure JS): for the 1–200-byte inputs of the
+// ratchet's chain-key, message-key and MAC computations a native call costs more than the hashing
+// itself. What costs in noble on such inputs is allocation: every new hash instance allocates an
+// off-heap ArrayBuffer and a DataView (~1 µs each in V8, several per HMAC). So each key gets ONE noble
+// HMAC instance (RFC 2104 §4: the padded-key blocks are hashed once per key), whose state is copied
+// with noble's own _cloneInto into a preallocated scratch instance per message, and digests go to a
+// preallocated buffer. HKDF is RFC 5869 §2.2/§2.3 over those HMACs (cross-checked against node:crypto
+// hkdfSync and @noble/hashes/hkdf in test/crypto/primitives.test.ts). Inputs over 1 KiB (HMAC data,
+// HKDF IKM) go to OpenSSL. We implement no hash function ourselves. Everything here is synchronous, so the shared scratch state is
+// never used by two computations at once; it is wiped (noble's destroy) after every digest.
 const JS_MAX = 1024
 const ZERO_KEY = new Uint8Array(32)
+type KeyedHmac = ReturnType<typeof nobleHmac.create>
+type Sha256State = ReturnType<typeof sha256.create>
 
-/** HMAC-SHA256 (RFC 2104). */
-function hmac (key: Uint8Array, data: Uint8Array): Uint8Array {
-  if (data.length > JS_MAX) return u8(nc.createHmac('sha256', secret(key.length === 0 ? ZERO_KEY : key)).update(data).digest())
-  return nobleHmac(sha256, key, data)
+/**
+ * noble's HMAC constructor takes two SHA-256 instances from `hash.create()`. This hasher (noble's own
+ * createHasher wrapper) hands out recycled instances, reset to SHA-256's initial state by noble's
+ * _cloneInto from a pristine instance; `release` returns them after the HMAC is destroyed (wiped).
+ */
+const pristineSha256: Sha256State = sha256.create()
+const sha256Pool: Sha256State[] = []
+const SHA256_POOL_MAX = 16
+const pooledSha256 = createHasher(() => {
+  const h = sha256Pool.pop()
+  return h === undefined ? sha256.create() : pristineSha256._cloneInto(h)
+})
+function keyedHmac (key: Uint8Array): KeyedHmac {
+  return nobleHmac.create(pooledSha256, key)
+}
+function release (k: KeyedHmac): void {
+  k.destroy() // wipes both hash states (noble HashMD.destroy)
+  if (sha256Pool.length < SHA256_POOL_MAX - 1) sha256Pool.push(k.iHash as Sha256State, k.oHash as Sha256State)
 }
 
-/** HMAC-SHA256 of several messages under one key: one key schedule, cloned per message. */
-function hmacMany (key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
-  if (messages.some(m => m.length > JS_MAX)) return messages.map(m => hmac(key, m))
-  const base = nobleHmac.create(sha256, key)
+const scratch: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+/** HKDF-Extract with the all-zero salt (the ratchet's message keys; RFC 5869 §2.2 default salt). */
+const zeroSaltHmac: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+const digestBuf = new Uint8Array(32)
+const counterByte = new Uint8Array(1)
+
+/** HMAC of the concatenation of `parts` under the key schedule `k`, into digestBuf. */
+function macParts (k: KeyedHmac, parts: readonly Uint8Array[]): void {
+  k._cloneInto(scratch)
   try {
-    return messages.map(m => base.clone().update(m).digest())
+    for (const p of parts) scratch.update(p)
+    scratch.digestInto(digestBuf) // also destroys (wipes) scratch
+  } catch (err) {
+    scratch.destroy() // e.g. a part that is not bytes: leave no keyed state behind
+    throw new PrimitiveError('HMAC input must be bytes', { cause: err })
+  }
+}
+function takeDigest (): Uint8Array {
+  const out = digestBuf.slice()
+  digestBuf.fill(0)
+  return out
+}
+
+/** HMAC-SHA256 (RFC 2104) of the concatenation of `parts`. */
+function hmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const p of parts) total += p.length
+  if (total > JS_MAX) {
+    const h = nc.createHmac('sha256', secret(key.length === 0 ? ZERO_KEY : key))
+    for (const p of parts) h.update(p)
+    return u8(h.digest())
+  }
+  const k = keyedHmac(key)
+  try {
+    macParts(k, parts)
+    return takeDigest()
   } finally {
-    base.destroy()
+    release(k)
+  }
+}
+
+/** HMAC-SHA256 of several messages under one key: one key schedule, copied per message. */
+function hmacMany (key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
+  if (messages.some(m => m.length > JS_MAX)) return messages.map(m => hmacParts(key, [m]))
+  const k = keyedHmac(key)
+  try {
+    return messages.map(m => { macParts(k, [m]); return takeDigest() })
+  } finally {
+    release(k)
   }
 }
 
 /** HKDF-SHA256 (RFC 5869 §2.2 extract, §2.3 expand); an empty salt means HashLen zeros (§2.2). */
 function hkdf (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
-  if (ikm.length > JS_MAX || info.length > JS_MAX) return new Uint8Array(nc.hkdfSync('sha256', secret(ikm.length === 0 ? ZERO_KEY : ikm), salt, info, length))
-  return nobleHkdf(sha256, ikm, salt.length === 0 ? ZERO_KEY : salt, info, length)
+  // OpenSSL for a long IKM only: node:crypto's hkdfSync refuses info longer than 1024 bytes
+  if (ikm.length > JS_MAX && info.length <= 1024) return new Uint8Array(nc.hkdfSync('sha256', secret(ikm), salt, info, length))
+  // §2.2: PRK = HMAC-Hash(salt, IKM)
+  const extractor = salt.length === 0 || (salt.length === 32 && isAllZero(salt)) ? zeroSaltHmac : keyedHmac(salt)
+  try {
+    macParts(extractor, [ikm])
+  } finally {
+    if (extractor !== zeroSaltHmac) release(extractor)
+  }
+  const prk = keyedHmac(digestBuf)
+  digestBuf.fill(0)
+  const okm = new Uint8Array(length)
+  try {
+    // §2.3: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), T(0) empty; OKM = first L octets of T(1) | T(2) | …
+    for (let i = 1, at = 0; at < length; i++, at += 32) {
+      counterByte[0] = i
+      macParts(prk, i === 1 ? [info, counterByte] : [digestBuf, info, counterByte])
+      okm.set(length - at >= 32 ? digestBuf : digestBuf.subarray(0, length - at), at)
+    }
+  } finally {
+    digestBuf.fill(0)
+    release(prk)
+  }
+  return okm
 }
 
 function ed25519Private (seed: Uint8Array): nc.KeyObject {
@@ -201,8 +289,9 @@ export const nodePrimitives: CryptoPrimitives = {
 
   async sha256 (data) { return u8(nc.createHash('sha256').update(data).digest()) },
   async sha512 (data) { return u8(nc.createHash('sha512').update(data).digest()) },
-  async hmacSha256 (key, data) { return hmac(key, data) },
+  async hmacSha256 (key, data) { return hmacParts(key, [data]) },
   async hmacSha256Many (key, messages) { return hmacMany(key, messages) },
+  async hmacSha256Parts (key, parts) { return hmacParts(key, parts) },
   async hkdfSha256 (ikm, salt, info, length) { return hkdf(ikm, salt, info, length) },
 
   async aesCbcEncrypt (key, iv, plaintext) {

@@ -64,6 +64,11 @@ export interface CryptoPrimitives {
    * schedule is done once. Optional; callers fall back to hmacSha256.
    */
   hmacSha256Many?: (key: Uint8Array, messages: readonly Uint8Array[]) => Promise<Uint8Array[]>
+  /**
+   * HMAC-SHA256 of the concatenation of `parts` (the same result as hmacSha256(key, concat(parts))),
+   * without building the concatenation. Optional; callers fall back to hmacSha256.
+   */
+  hmacSha256Parts?: (key: Uint8Array, parts: readonly Uint8Array[]) => Promise<Uint8Array>
   /** HKDF-SHA256 (RFC 5869). An empty salt means HashLen zero bytes (§2.2). */
   hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>
 

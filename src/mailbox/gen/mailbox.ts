@@ -7,6 +7,7 @@ export interface MailboxRequest {
   deposit?: DepositRequest
   fetch?: FetchRequest
   ack?: AckRequest
+  batch?: DepositBatch
 }
 
 export namespace MailboxRequest {
@@ -32,6 +33,11 @@ export namespace MailboxRequest {
         if (obj.ack != null) {
           w.uint32(26)
           AckRequest.codec().encode(obj.ack, w)
+        }
+
+        if (obj.batch != null) {
+          w.uint32(34)
+          DepositBatch.codec().encode(obj.batch, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -61,6 +67,12 @@ export namespace MailboxRequest {
             case 3: {
               obj.ack = AckRequest.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.ack
+              })
+              break
+            }
+            case 4: {
+              obj.batch = DepositBatch.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.batch
               })
               break
             }
@@ -96,6 +108,13 @@ export namespace MailboxRequest {
             case 3: {
               yield * AckRequest.codec().stream(reader, reader.uint32(), `${prefix}.ack`, {
                 limits: opts.limits?.ack
+              })
+
+              break
+            }
+            case 4: {
+              yield * DepositBatch.codec().stream(reader, reader.uint32(), `${prefix}.batch`, {
+                limits: opts.limits?.batch
               })
 
               break
@@ -177,6 +196,24 @@ export namespace MailboxRequest {
     value: bigint
   }
 
+  export interface MailboxRequestBatchItemsTagFieldEvent {
+    field: '$.batch.items[].tag'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MailboxRequestBatchItemsClientIdFieldEvent {
+    field: '$.batch.items[].clientId'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MailboxRequestBatchItemsSealedFieldEvent {
+    field: '$.batch.items[].sealed'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
   export function encode (obj: Partial<MailboxRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MailboxRequest.codec())
   }
@@ -185,8 +222,133 @@ export namespace MailboxRequest {
     return decodeMessage(buf, MailboxRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRequest>): Generator<MailboxRequestDepositTagFieldEvent | MailboxRequestDepositClientIdFieldEvent | MailboxRequestDepositSealedFieldEvent | MailboxRequestFetchAuthTimestampFieldEvent | MailboxRequestFetchAuthProofsOwnerKeyFieldEvent | MailboxRequestFetchAuthProofsSignatureFieldEvent | MailboxRequestFetchAfterFieldEvent | MailboxRequestFetchLimitFieldEvent | MailboxRequestAckAuthTimestampFieldEvent | MailboxRequestAckAuthProofsOwnerKeyFieldEvent | MailboxRequestAckAuthProofsSignatureFieldEvent | MailboxRequestAckIdsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRequest>): Generator<MailboxRequestDepositTagFieldEvent | MailboxRequestDepositClientIdFieldEvent | MailboxRequestDepositSealedFieldEvent | MailboxRequestFetchAuthTimestampFieldEvent | MailboxRequestFetchAuthProofsOwnerKeyFieldEvent | MailboxRequestFetchAuthProofsSignatureFieldEvent | MailboxRequestFetchAfterFieldEvent | MailboxRequestFetchLimitFieldEvent | MailboxRequestAckAuthTimestampFieldEvent | MailboxRequestAckAuthProofsOwnerKeyFieldEvent | MailboxRequestAckAuthProofsSignatureFieldEvent | MailboxRequestAckIdsFieldEvent | MailboxRequestBatchItemsTagFieldEvent | MailboxRequestBatchItemsClientIdFieldEvent | MailboxRequestBatchItemsSealedFieldEvent> {
     return streamMessage(buf, MailboxRequest.codec(), opts)
+  }
+}
+
+export interface DepositBatch {
+  items: DepositRequest[]
+}
+
+export namespace DepositBatch {
+  let _codec: Codec<DepositBatch>
+
+  export const codec = (): Codec<DepositBatch> => {
+    if (_codec == null) {
+      _codec = message<DepositBatch>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.items != null && obj.items.length > 0) {
+          for (const value of obj.items) {
+            w.uint32(10)
+            DepositRequest.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          items: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.items != null && obj.items.length === opts.limits.items) {
+                throw new MaxLengthError('Decode error - repeated field "items" had too many elements')
+              }
+
+              obj.items.push(DepositRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.items$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          items: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.items != null && obj.items === opts.limits.items) {
+                throw new MaxLengthError('Streaming decode error - repeated field "items" had too many elements')
+              }
+
+              for (const evt of DepositRequest.codec().stream(reader, reader.uint32(), `${prefix}.items[]`, {
+                limits: opts.limits?.items$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.items
+                }
+              }
+
+              obj.items++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DepositBatchItemsTagFieldEvent {
+    field: '$.items[].tag'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface DepositBatchItemsClientIdFieldEvent {
+    field: '$.items[].clientId'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface DepositBatchItemsSealedFieldEvent {
+    field: '$.items[].sealed'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export function encode (obj: Partial<DepositBatch>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DepositBatch.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DepositBatch>): DepositBatch {
+    return decodeMessage(buf, DepositBatch.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DepositBatch>): Generator<DepositBatchItemsTagFieldEvent | DepositBatchItemsClientIdFieldEvent | DepositBatchItemsSealedFieldEvent> {
+    return streamMessage(buf, DepositBatch.codec(), opts)
   }
 }
 
@@ -1062,6 +1224,7 @@ export interface MailboxResponse {
   items: Item[]
   more: boolean
   deleted: number
+  results: DepositResult[]
 }
 
 export namespace MailboxResponse {
@@ -1116,6 +1279,13 @@ export namespace MailboxResponse {
           w.uint32(obj.deleted)
         }
 
+        if (obj.results != null && obj.results.length > 0) {
+          for (const value of obj.results) {
+            w.uint32(74)
+            DepositResult.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1127,7 +1297,8 @@ export namespace MailboxResponse {
           retryAfterMs: 0,
           items: [],
           more: false,
-          deleted: 0
+          deleted: 0,
+          results: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1174,6 +1345,16 @@ export namespace MailboxResponse {
               obj.deleted = reader.uint32()
               break
             }
+            case 9: {
+              if (opts.limits?.results != null && obj.results.length === opts.limits.results) {
+                throw new MaxLengthError('Decode error - repeated field "results" had too many elements')
+              }
+
+              obj.results.push(DepositResult.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.results$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1184,7 +1365,8 @@ export namespace MailboxResponse {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          items: 0
+          items: 0,
+          results: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1260,6 +1442,24 @@ export namespace MailboxResponse {
               }
               break
             }
+            case 9: {
+              if (opts.limits?.results != null && obj.results === opts.limits.results) {
+                throw new MaxLengthError('Streaming decode error - repeated field "results" had too many elements')
+              }
+
+              for (const evt of DepositResult.codec().stream(reader, reader.uint32(), `${prefix}.results[]`, {
+                limits: opts.limits?.results$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.results
+                }
+              }
+
+              obj.results++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1331,6 +1531,30 @@ export namespace MailboxResponse {
     value: number
   }
 
+  export interface MailboxResponseResultsStatusFieldEvent {
+    field: '$.results[].status'
+    value: Status
+    index: number
+  }
+
+  export interface MailboxResponseResultsReasonFieldEvent {
+    field: '$.results[].reason'
+    value: string
+    index: number
+  }
+
+  export interface MailboxResponseResultsServerIdFieldEvent {
+    field: '$.results[].serverId'
+    value: bigint
+    index: number
+  }
+
+  export interface MailboxResponseResultsDuplicateFieldEvent {
+    field: '$.results[].duplicate'
+    value: boolean
+    index: number
+  }
+
   export function encode (obj: Partial<MailboxResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MailboxResponse.codec())
   }
@@ -1339,7 +1563,164 @@ export namespace MailboxResponse {
     return decodeMessage(buf, MailboxResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxResponse>): Generator<MailboxResponseStatusFieldEvent | MailboxResponseReasonFieldEvent | MailboxResponseServerIdFieldEvent | MailboxResponseDuplicateFieldEvent | MailboxResponseRetryAfterMsFieldEvent | MailboxResponseItemsIdFieldEvent | MailboxResponseItemsTagFieldEvent | MailboxResponseItemsSealedFieldEvent | MailboxResponseItemsDepositedAtFieldEvent | MailboxResponseMoreFieldEvent | MailboxResponseDeletedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxResponse>): Generator<MailboxResponseStatusFieldEvent | MailboxResponseReasonFieldEvent | MailboxResponseServerIdFieldEvent | MailboxResponseDuplicateFieldEvent | MailboxResponseRetryAfterMsFieldEvent | MailboxResponseItemsIdFieldEvent | MailboxResponseItemsTagFieldEvent | MailboxResponseItemsSealedFieldEvent | MailboxResponseItemsDepositedAtFieldEvent | MailboxResponseMoreFieldEvent | MailboxResponseDeletedFieldEvent | MailboxResponseResultsStatusFieldEvent | MailboxResponseResultsReasonFieldEvent | MailboxResponseResultsServerIdFieldEvent | MailboxResponseResultsDuplicateFieldEvent> {
     return streamMessage(buf, MailboxResponse.codec(), opts)
+  }
+}
+
+export interface DepositResult {
+  status: Status
+  reason?: string
+  serverId: bigint
+  duplicate: boolean
+}
+
+export namespace DepositResult {
+  let _codec: Codec<DepositResult>
+
+  export const codec = (): Codec<DepositResult> => {
+    if (_codec == null) {
+      _codec = message<DepositResult>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null && __StatusValues[obj.status] !== 0) {
+          w.uint32(8)
+          Status.codec().encode(obj.status, w)
+        }
+
+        if (obj.reason != null) {
+          w.uint32(18)
+          w.string(obj.reason)
+        }
+
+        if ((obj.serverId != null && obj.serverId !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.serverId)
+        }
+
+        if ((obj.duplicate != null && obj.duplicate !== false)) {
+          w.uint32(32)
+          w.bool(obj.duplicate)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          status: Status.OK,
+          serverId: 0n,
+          duplicate: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = Status.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.reason = reader.string()
+              break
+            }
+            case 3: {
+              obj.serverId = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.duplicate = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.status`,
+                value: Status.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.serverId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.duplicate`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DepositResultStatusFieldEvent {
+    field: '$.status'
+    value: Status
+  }
+
+  export interface DepositResultReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export interface DepositResultServerIdFieldEvent {
+    field: '$.serverId'
+    value: bigint
+  }
+
+  export interface DepositResultDuplicateFieldEvent {
+    field: '$.duplicate'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<DepositResult>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DepositResult.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DepositResult>): DepositResult {
+    return decodeMessage(buf, DepositResult.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DepositResult>): Generator<DepositResultStatusFieldEvent | DepositResultReasonFieldEvent | DepositResultServerIdFieldEvent | DepositResultDuplicateFieldEvent> {
+    return streamMessage(buf, DepositResult.codec(), opts)
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite'
 import { StoreCorruptError, StoreSchemaTooNewError, toStoreError } from '../errors.js'
+import { migrateGroups } from './groups.js'
 
 export interface Migration {
   version: number
@@ -111,6 +112,39 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX receipt_outbox_peer ON receipt_outbox (peer_id, created_at);
       `)
     }
+  },
+  {
+    version: 3,
+    name: 'contact relays',
+    up: (db) => {
+      // The contact's relays / mailboxes (JSON array of multiaddrs ending in /p2p/<relay>), issue 4.
+      db.exec("ALTER TABLE contacts ADD COLUMN relays TEXT NOT NULL DEFAULT '[]'")
+    }
+  },
+  {
+    version: 4,
+    name: 'conversation sequence numbers and mailbox routes',
+    up: (db) => {
+      // issue 4 (offline delivery): per-conversation sender sequence numbers (gap detection, PROTOCOL.md
+      // Part 3 §6) and the mailbox route the peer gave us (sealed at rest like other secret columns).
+      db.exec(`
+        CREATE TABLE conversations (
+          peer_id TEXT PRIMARY KEY,
+          send_seq INTEGER NOT NULL DEFAULT 0 CHECK (send_seq >= 0),
+          recv_seq INTEGER NOT NULL DEFAULT 0 CHECK (recv_seq >= 0),
+          skips INTEGER NOT NULL DEFAULT 0 CHECK (skips >= 0),
+          route BLOB NOT NULL,
+          updated_at INTEGER NOT NULL
+        ) STRICT;
+      `)
+    }
+  },
+  {
+    // issue 5: groups, membership logs, sender keys, group messages, the group control outbox
+    // (src/store/sqlite/groups.ts). Version 5 because issue 4 took versions 3 and 4.
+    version: 5,
+    name: 'groups',
+    up: migrateGroups
   }
 ]
 

@@ -15,16 +15,20 @@ import type { ScryptParams } from '../../crypto/primitives/index.js'
 import {
   AeadCodec, newDataKey, plainCodec, unwrapDataKey, wrapDataKey, type KeyWrapRecord, type ValueCodec
 } from './crypt.js'
+import { GROUP_SECRET_COLUMNS, SqliteGroupTx } from './groups.js'
+import type { GroupTx } from '../groups.js'
 import {
   DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_PREKEY_ID, MESSAGE_STATUSES, PREKEY_KINDS,
   type CallOptions, type Contact, type ContactPatch, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
   type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
   type PreKeyKind, type ReadTx, type Receipt, type ReceiptOutboxEntry, type StoredIdentity, type StoredMessage, type StoredPreKey,
-  type WriteTx
+  type WriteTx, type ConversationState
 } from '../types.js'
 
 /** Size caps on what the store accepts (and therefore on what it ever decodes). */
 export const STORE_LIMITS = {
+  /** A conversation's mailbox route (issue 4): a tag and a few relay addresses. */
+  conversationRouteBytes: 8 * 1024,
   identityBytes: 64 * 1024,
   preKeyBytes: 64 * 1024,
   /** Above the crypto core's MAX_SESSION_RECORD_BYTES (~1.5 MB: 11 states with 2000 skipped keys each). */
@@ -89,12 +93,24 @@ function checkStatus (v: unknown): MessageStatus {
   return v as MessageStatus
 }
 
-function checkAddresses (v: unknown): string[] {
-  if (!Array.isArray(v) || v.length > STORE_LIMITS.addresses) throw new StoreInputError(`addresses must be an array of at most ${STORE_LIMITS.addresses}`)
+function checkAddresses (v: unknown, what = 'addresses'): string[] {
+  if (!Array.isArray(v) || v.length > STORE_LIMITS.addresses) throw new StoreInputError(`${what} must be an array of at most ${STORE_LIMITS.addresses}`)
   for (const a of v) {
-    if (typeof a !== 'string' || a.length > STORE_LIMITS.addressChars) throw new StoreInputError('an address is not a string or is too long')
+    if (typeof a !== 'string' || a.length > STORE_LIMITS.addressChars) throw new StoreInputError(`an entry of ${what} is not a string or is too long`)
   }
   return [...v] as string[]
+}
+
+/** Decodes a stored JSON address list (contacts.addresses / contacts.relays) under the writer's cap. */
+function parseAddressList (raw: unknown, what: string): string[] {
+  try {
+    const text = String(raw)
+    // Decoder cap: never parse more than the writer could have produced.
+    if (text.length > STORE_LIMITS.addresses * (STORE_LIMITS.addressChars + 3) + 2) throw new StoreCorruptError(`contact ${what} too long`)
+    return checkAddresses(JSON.parse(text), what)
+  } catch (err) {
+    throw new StoreCorruptError(`contact ${what} are malformed`, { cause: err })
+  }
 }
 
 function checkLimit (v: number | undefined, dflt: number): number {
@@ -129,6 +145,13 @@ class SqliteTx implements WriteTx {
   readonly #h: TxHost
   constructor (host: TxHost) { this.#h = host }
 
+  // issue 5: the group tables (src/store/sqlite/groups.ts), in the same unit of work
+  #groups: SqliteGroupTx | undefined
+  get groups (): GroupTx {
+    this.#groups ??= new SqliteGroupTx(this.#h)
+    return this.#groups
+  }
+
   #get (sql: string, ...params: SQLInputValue[]): Row | undefined {
     return this.#h.stmt(sql).get(...params) as Row | undefined
   }
@@ -150,7 +173,11 @@ class SqliteTx implements WriteTx {
   }
 
   #open (table: string, column: string, key: string, v: unknown): Uint8Array {
-    return new Uint8Array(this.#h.codec().open(table, column, key, bytes(v)))
+    // perf: node:sqlite returns a fresh Uint8Array per BLOB read and AeadCodec.open a fresh plaintext,
+    // so one copy at most (plain codec: the caller may keep the row's own buffer).
+    if (!(v instanceof Uint8Array)) throw new StoreCorruptError('expected a BLOB column')
+    const out = this.#h.codec().open(table, column, key, v)
+    return out === v && Buffer.isBuffer(v) ? new Uint8Array(v) : out
   }
 
   // -- identity ---------------------------------------------------------------------------------------
@@ -259,15 +286,8 @@ class SqliteTx implements WriteTx {
   // -- contacts ---------------------------------------------------------------------------------------
 
   #contact (r: Row): Contact {
-    let addresses: string[]
-    try {
-      const text = String(r.addresses)
-      // Decoder cap: never parse more than the writer could have produced.
-      if (text.length > STORE_LIMITS.addresses * (STORE_LIMITS.addressChars + 3) + 2) throw new StoreCorruptError('contact addresses too long')
-      addresses = checkAddresses(JSON.parse(text))
-    } catch (err) {
-      throw new StoreCorruptError('contact addresses are malformed', { cause: err })
-    }
+    const addresses = parseAddressList(r.addresses, 'addresses')
+    const relays = parseAddressList(r.relays ?? '[]', 'relays')
     return {
       peerId: String(r.peer_id),
       name: String(r.name),
@@ -275,6 +295,7 @@ class SqliteTx implements WriteTx {
       verified: r.verified === 1,
       keyChange: r.pending_key == null ? null : { newKey: bytes(r.pending_key), seenAt: Number(r.pending_seen_at ?? 0) },
       addresses,
+      relays,
       lastSeen: r.last_seen == null ? null : Number(r.last_seen),
       createdAt: Number(r.created_at)
     }
@@ -313,6 +334,7 @@ class SqliteTx implements WriteTx {
     const name = checkName('contact name', contact.name)
     const identityKey = checkBytes('identity key', contact.identityKey, 4096)
     const addresses = checkAddresses(contact.addresses)
+    const relays = checkAddresses(contact.relays ?? [], 'relays')
     const kc = contact.keyChange
     if (kc != null) { checkBytes('pending identity key', kc.newKey, 4096); checkTime('keyChange.seenAt', kc.seenAt) }
     const lastSeen = checkOptTime('lastSeen', contact.lastSeen)
@@ -321,17 +343,26 @@ class SqliteTx implements WriteTx {
     if (this.#get('SELECT 1 AS x FROM contacts WHERE name = ? COLLATE NOCASE AND peer_id <> ?', name, peerId) !== undefined) {
       throw new ContactNameTakenError(name)
     }
-    this.#run(`INSERT INTO contacts (peer_id, name, identity_key, verified, pending_key, pending_seen_at, addresses, last_seen, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    this.#run(`INSERT INTO contacts (peer_id, name, identity_key, verified, pending_key, pending_seen_at, addresses, relays, last_seen, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (peer_id) DO UPDATE SET name = excluded.name, identity_key = excluded.identity_key,
         verified = excluded.verified, pending_key = excluded.pending_key, pending_seen_at = excluded.pending_seen_at,
-        addresses = excluded.addresses, last_seen = excluded.last_seen`,
+        addresses = excluded.addresses, relays = excluded.relays, last_seen = excluded.last_seen`,
     peerId, name, identityKey, contact.verified ? 1 : 0, kc?.newKey ?? null, kc?.seenAt ?? null,
-    JSON.stringify(addresses), lastSeen, createdAt)
+    JSON.stringify(addresses), JSON.stringify(relays), lastSeen, createdAt)
   }
 
   updateContact (peerId: string, patch: ContactPatch): Contact | null {
     this.#w()
+    // perf (issue 3): every received envelope touches lastSeen; one UPDATE instead of read + name
+    // check + full upsert (which also rewrites the name index). Same result as the general path.
+    const keys = Object.keys(patch)
+    if (keys.length === 1 && keys[0] === 'lastSeen' && patch.lastSeen !== undefined) {
+      checkId('peerId', peerId)
+      const lastSeen = checkOptTime('lastSeen', patch.lastSeen)
+      if (this.#run('UPDATE contacts SET last_seen = ? WHERE peer_id = ?', lastSeen, peerId) === 0) return null
+      return this.getContact(peerId)
+    }
     const cur = this.getContact(peerId)
     if (cur === null) return null
     const next: Contact = { ...cur, ...patch, peerId: cur.peerId, createdAt: cur.createdAt }
@@ -559,6 +590,27 @@ class SqliteTx implements WriteTx {
     return Number(this.#get('SELECT COUNT(*) AS n FROM receipt_outbox')?.n ?? 0)
   }
 
+  // -- conversations (issue 4) ------------------------------------------------------------------------
+
+  getConversation (peerId: string): ConversationState | null {
+    checkId('peerId', peerId)
+    const r = this.#get('SELECT send_seq, recv_seq, skips, route FROM conversations WHERE peer_id = ?', peerId)
+    if (r === undefined) return null
+    return { peerId, sendSeq: Number(r.send_seq), recvSeq: Number(r.recv_seq), skips: Number(r.skips), route: this.#open('conversations', 'route', peerId, r.route) }
+  }
+
+  putConversation (state: ConversationState): void {
+    this.#w()
+    const peerId = checkId('peerId', state.peerId)
+    for (const [k, v] of [['sendSeq', state.sendSeq], ['recvSeq', state.recvSeq], ['skips', state.skips]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new StoreInputError(`${k} must be a non-negative integer`)
+    }
+    const route = checkBytes('conversation route', state.route, STORE_LIMITS.conversationRouteBytes)
+    this.#run(`INSERT INTO conversations (peer_id, send_seq, recv_seq, skips, route, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (peer_id) DO UPDATE SET send_seq = excluded.send_seq, recv_seq = excluded.recv_seq, skips = excluded.skips, route = excluded.route, updated_at = excluded.updated_at`,
+    peerId, state.sendSeq, state.recvSeq, state.skips, this.#seal('conversations', 'route', peerId, route), this.#h.now())
+  }
+
   // -- receipts ---------------------------------------------------------------------------------------
 
   addReceipt (receipt: IncomingReceipt): boolean {
@@ -597,7 +649,10 @@ const SECRET_COLUMNS: ReadonlyArray<{ table: string, column: string, key: string
   { table: 'sessions', column: 'record', key: 'peer_id', rowKey: r => String(r.k) },
   { table: 'messages', column: 'body', key: 'id', rowKey: r => String(r.k) },
   { table: 'outbox', column: 'envelope', key: 'message_id', rowKey: r => String(r.k) },
-  { table: 'receipt_outbox', column: 'envelope', key: 'id', rowKey: r => String(r.k) }
+  { table: 'receipt_outbox', column: 'envelope', key: 'id', rowKey: r => String(r.k) },
+  { table: 'conversations', column: 'route', key: 'peer_id', rowKey: r => String(r.k) },
+  // issue 5: group secrets, sender keys, group texts, control envelopes
+  ...GROUP_SECRET_COLUMNS
 ]
 
 export interface SqliteStoreInit {
@@ -667,7 +722,8 @@ export class SqliteStore implements ParleyStore {
     if (this.#inWrite) throw new StoreUsageError('store.write() cannot be nested')
     try {
       // IMMEDIATE takes the write lock up front, so the unit never fails half-way on a lock upgrade.
-      this.#db.exec('BEGIN IMMEDIATE')
+      // (Transaction statements are prepared once and cached like the others: no re-parse per unit.)
+      this.#stmt('BEGIN IMMEDIATE').run()
     } catch (err) {
       throw toStoreError(err, what)
     }
@@ -678,12 +734,12 @@ export class SqliteStore implements ParleyStore {
         result.then(undefined, () => {})
         throw new StoreUsageError('store.write() callbacks must be synchronous (do async work before the unit)')
       }
-      this.#db.exec('COMMIT')
+      this.#stmt('COMMIT').run()
       return result
     } catch (err) {
       // SQLite may already have rolled back by itself (SQLITE_FULL, IOERR: https://sqlite.org/lang_transaction.html).
       if (this.#db.isTransaction) {
-        try { this.#db.exec('ROLLBACK') } catch { /* the original error matters more */ }
+        try { this.#stmt('ROLLBACK').run() } catch { /* the original error matters more */ }
       }
       throw toStoreError(err, what)
     } finally {
@@ -704,7 +760,7 @@ export class SqliteStore implements ParleyStore {
   #readSync<T> (fn: (tx: ReadTx) => T): T {
     if (this.#inWrite) return fn(this.#tx)
     try {
-      this.#db.exec('BEGIN')
+      this.#stmt('BEGIN').run()
     } catch (err) {
       throw toStoreError(err, 'read')
     }
@@ -719,7 +775,7 @@ export class SqliteStore implements ParleyStore {
       throw toStoreError(err, 'read')
     } finally {
       if (this.#db.isTransaction) {
-        try { this.#db.exec('COMMIT') } catch { /* a read-only transaction has nothing to lose */ }
+        try { this.#stmt('COMMIT').run() } catch { /* a read-only transaction has nothing to lose */ }
       }
     }
   }

@@ -578,6 +578,8 @@ export interface PeerRecord {
   payload: Uint8Array<ArrayBuffer>
   addresses: string[]
   signature: Uint8Array<ArrayBuffer>
+  relays: string[]
+  format: number
 }
 
 export namespace PeerRecord {
@@ -617,6 +619,18 @@ export namespace PeerRecord {
           w.bytes(obj.signature)
         }
 
+        if (obj.relays != null && obj.relays.length > 0) {
+          for (const value of obj.relays) {
+            w.uint32(50)
+            w.string(value)
+          }
+        }
+
+        if ((obj.format != null && obj.format !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.format)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -626,7 +640,9 @@ export namespace PeerRecord {
           seq: 0n,
           payload: uint8ArrayAlloc(0),
           addresses: [],
-          signature: uint8ArrayAlloc(0)
+          signature: uint8ArrayAlloc(0),
+          relays: [],
+          format: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -659,6 +675,18 @@ export namespace PeerRecord {
               obj.signature = reader.bytes()
               break
             }
+            case 6: {
+              if (opts.limits?.relays != null && obj.relays.length === opts.limits.relays) {
+                throw new MaxLengthError('Decode error - repeated field "relays" had too many elements')
+              }
+
+              obj.relays.push(reader.string())
+              break
+            }
+            case 7: {
+              obj.format = reader.uint32()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -669,7 +697,8 @@ export namespace PeerRecord {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          addresses: 0
+          addresses: 0,
+          relays: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -721,6 +750,28 @@ export namespace PeerRecord {
               }
               break
             }
+            case 6: {
+              if (opts.limits?.relays != null && obj.relays === opts.limits.relays) {
+                throw new MaxLengthError('Streaming decode error - repeated field "relays" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.relays[]`,
+                index: obj.relays,
+                value: reader.string()
+              }
+
+              obj.relays++
+
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.format`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -759,6 +810,17 @@ export namespace PeerRecord {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface PeerRecordRelaysFieldEvent {
+    field: '$.relays[]'
+    index: number
+    value: string
+  }
+
+  export interface PeerRecordFormatFieldEvent {
+    field: '$.format'
+    value: number
+  }
+
   export function encode (obj: Partial<PeerRecord>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, PeerRecord.codec())
   }
@@ -767,7 +829,7 @@ export namespace PeerRecord {
     return decodeMessage(buf, PeerRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRecord>): Generator<PeerRecordPeerIdFieldEvent | PeerRecordSeqFieldEvent | PeerRecordPayloadFieldEvent | PeerRecordAddressesFieldEvent | PeerRecordSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRecord>): Generator<PeerRecordPeerIdFieldEvent | PeerRecordSeqFieldEvent | PeerRecordPayloadFieldEvent | PeerRecordAddressesFieldEvent | PeerRecordSignatureFieldEvent | PeerRecordRelaysFieldEvent | PeerRecordFormatFieldEvent> {
     return streamMessage(buf, PeerRecord.codec(), opts)
   }
 }
