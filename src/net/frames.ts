@@ -45,9 +45,6 @@ export class FrameStream {
    * ProtocolViolationError on an oversize/invalid length or EOF inside a frame, NetTimeoutError on timeout.
    */
   async read (opts: FrameReadOptions): Promise<Uint8Array | null> {
-    // perf (issue 3): a frame that is already buffered whole is taken without awaits or a timer.
-    const ready = this.takeBuffered(opts.maxBytes)
-    if (ready !== undefined) return ready
     // Infinity: no timer of our own (only the caller's signal, if any).
     const signal = opts.timeoutMs === Number.POSITIVE_INFINITY ? opts.signal : withTimeout(opts.timeoutMs, opts.signal)
     const sig = signal != null ? { signal } : {}
@@ -85,38 +82,7 @@ export class FrameStream {
     }
   }
 
-  /**
-   * Takes one whole frame from what is already buffered: the frame, undefined when more bytes are
-   * needed (the caller then waits with its deadline), or a ProtocolViolationError (oversize or
-   * over-long length, judged from the buffered prefix before any body byte is used).
-   */
-  private takeBuffered (maxBytes: number): Uint8Array | undefined {
-    // byteStream keeps its buffer as `readBuffer` (@libp2p/utils 7, not in its typings): without it
-    // (another version) every read takes the general path below.
-    const buf = (this.bytes as { readBuffer?: Partial<BufferedBytes> }).readBuffer
-    if (!isBufferedBytes(buf)) return undefined
-    const have = buf.byteLength
-    if (have === 0) return undefined
-    let length = 0
-    let shift = 1
-    let i = 0
-    for (;; i++) {
-      if (i >= MAX_VARINT_BYTES) throw new ProtocolViolationError('frame length varint too long')
-      if (i >= have) return undefined
-      const byte = buf.get(i)
-      length += (byte & 0x7f) * shift
-      shift *= 128
-      if ((byte & 0x80) === 0) break
-    }
-    if (length > maxBytes) throw new ProtocolViolationError(`frame of ${length} bytes exceeds cap ${maxBytes}`)
-    const head = i + 1
-    if (have < head + length) return undefined
-    const frame = length === 0 ? new Uint8Array(0) : buf.subarray(head, head + length)
-    buf.consume(head + length)
-    return frame
-  }
-
-  /** Writes one frame as one send (waits for the stream to drain when its buffer is full). */
+  /** Writes one frame (prefix and body in one buffer; waits for the stream to drain when its buffer is full). */
   async write (frame: Uint8Array, opts: { timeoutMs: number, signal?: AbortSignal }): Promise<void> {
     const n = frame.byteLength
     const prefixLen = varintLength(n)
@@ -128,27 +94,15 @@ export class FrameStream {
     }
     out[prefixLen - 1] = v
     out.set(frame, prefixLen)
-    // perf (issue 3): the deadline (a timer) is only armed when the stream's buffer is full.
-    if (this.stream.send(out)) return
     const signal = withTimeout(opts.timeoutMs, opts.signal)
     try {
-      await this.stream.onDrain({ signal })
+      // through byteStream: it refuses a stream that is closing or reset (dm-link then retries on a
+      // fresh stream), which a bare stream.send() on a half-closed stream would not report
+      await this.bytes.write(out, { signal })
     } catch (err) {
       throw mapAbort(err, signal, opts.signal, 'frame write')
     }
   }
-}
-
-/** The part of byteStream's read buffer (a Uint8ArrayList) the buffered fast path uses. */
-interface BufferedBytes {
-  byteLength: number
-  get(index: number): number
-  subarray(start: number, end: number): Uint8Array
-  consume(bytes: number): void
-}
-
-function isBufferedBytes (b: Partial<BufferedBytes> | undefined): b is BufferedBytes {
-  return b != null && typeof b.byteLength === 'number' && typeof b.get === 'function' && typeof b.subarray === 'function' && typeof b.consume === 'function'
 }
 
 function varintLength (n: number): number {
