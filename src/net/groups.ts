@@ -83,6 +83,8 @@ export interface GroupTransport {
   subscribers: (topic: string) => string[]
   /** The gossipsub score of a peer (negative: misbehaving). */
   score: (peerId: string) => number
+  /** Our application penalty of a peer (rejections and rate-limit hits it forwarded; decays; fed to gossipsub as P5). */
+  penalty: (peerId: string) => number
   stats: () => GroupTransportStats
 }
 

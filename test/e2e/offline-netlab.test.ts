@@ -5,33 +5,19 @@
 // Real processes (test/e2e/offline-child.ts), real SQLite files. Skips with netlab's reason where
 // the lab cannot run; NETLAB_PREFIX=mb- (its own namespaces).
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { repoRoot } from '../helpers/bytes.js'
+import { NETLAB, netlab } from '../helpers/netlab.js'
 import { Child, storedTexts } from './offline-harness.js'
 
-const NETLAB = join(repoRoot(), '..', 'shared', 'netlab', 'netlab.sh')
-const ENV = { ...process.env, NETLAB_PREFIX: 'mb-' }
+const { env: ENV, skip, lab } = netlab('mb-', 'the netlab offline test', 120000)
 const COUNT = 100
 const RELAY_IP = '198.18.0.10'
 const A_IP = '10.0.1.2'
 const B_IP = '10.0.2.2'
 
-function netlabSkip (): string | false {
-  try {
-    execFileSync(NETLAB, ['preflight'], { stdio: 'pipe', env: ENV })
-    return false
-  } catch (e) {
-    const err = e as { stdout?: Buffer, message: string }
-    return `netlab unavailable: ${String(err.stdout?.toString() ?? err.message).trim() || err.message}`
-  }
-}
-const skip = netlabSkip()
-if (skip !== false) console.log(`# skipping the netlab offline test: ${skip}`)
-const lab = (...args: string[]): void => { execFileSync(NETLAB, args, { stdio: 'pipe', env: ENV, timeout: 120_000 }) }
 
 const children: Child[] = []
 const dirs: string[] = []

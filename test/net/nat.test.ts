@@ -11,26 +11,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { repoRoot } from '../helpers/bytes.js'
+import { NETLAB, netlab } from '../helpers/netlab.js'
 
-const NETLAB = join(repoRoot(), '..', 'shared', 'netlab', 'netlab.sh')
-const ENV = { ...process.env, NETLAB_PREFIX: 'rl-' }
+const { env: ENV, skip, lab } = netlab('rl-', 'NAT tests')
 const SCRIPT = join(fileURLToPath(new URL('.', import.meta.url)), 'netlab-node.js')
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
-function netlabSkip (): string | false {
-  try {
-    execFileSync(NETLAB, ['preflight'], { stdio: 'pipe', env: ENV })
-    return false
-  } catch (e) {
-    const err = e as { stdout?: Buffer, message: string }
-    return `netlab unavailable: ${String(err.stdout?.toString() ?? err.message).trim() || err.message}`
-  }
-}
-const skip = netlabSkip()
-if (skip !== false) console.log(`# skipping NAT tests: ${skip}`)
-
-const lab = (...args: string[]): void => { execFileSync(NETLAB, args, { stdio: 'pipe', env: ENV, timeout: 60_000 }) }
 
 type Line = Record<string, unknown>
 interface ConnInfo { peerId: string, relayed: boolean, remoteAddr: string, direction: string }

@@ -6,32 +6,17 @@
 // netlab's reason where the lab cannot run.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { repoRoot } from '../helpers/bytes.js'
+import { NETLAB, netlab } from '../helpers/netlab.js'
 import { cliJson, waitFor } from '../e2e/harness.js'
 import { parseInvite } from '../../src/core/invite.js'
 import { circuitVia, spawnReady, type DaemonReady, type ParleyProcess, type RelayReady } from './helpers.js'
 
-const NETLAB = join(repoRoot(), '..', 'shared', 'netlab', 'netlab.sh')
-const ENV = { ...process.env, NETLAB_PREFIX: 'rl-' }
+const { skip, lab } = netlab('rd-', 'the netlab relay-daemon test')
 
-function netlabSkip (): string | false {
-  try {
-    execFileSync(NETLAB, ['preflight'], { stdio: 'pipe', env: ENV })
-    return false
-  } catch (e) {
-    const err = e as { stdout?: Buffer, message: string }
-    return `netlab unavailable: ${String(err.stdout?.toString() ?? err.message).trim() || err.message}`
-  }
-}
-const skip = netlabSkip()
-if (skip !== false) console.log(`# skipping netlab daemon test: ${skip}`)
-
-const lab = (...args: string[]): void => { execFileSync(NETLAB, args, { stdio: 'pipe', env: ENV, timeout: 60_000 }) }
-const via = (where: string): { cmd: string, args: string[], env: NodeJS.ProcessEnv } => ({ cmd: NETLAB, args: ['exec', where], env: { NETLAB_PREFIX: 'rl-' } })
+const via = (where: string): { cmd: string, args: string[], env: NodeJS.ProcessEnv } => ({ cmd: NETLAB, args: ['exec', where], env: { NETLAB_PREFIX: 'rd-' } })
 
 let dir = ''
 const procs: Array<ParleyProcess<unknown>> = []
