@@ -206,7 +206,10 @@ export class PeerLink {
         const frame = await s.fs.read({ maxBytes: MAX_ACK_BYTES, timeoutMs: Number.POSITIVE_INFINITY })
         if (s.dead) return
         if (frame == null) {
-          if (this.cur === s && this.inflight.length > 0) throw new ProtocolViolationError('stream ended before all acks arrived')
+          // A peer that stops or restarts ends its streams cleanly, possibly before it read frames we
+          // wrote onto the (idle, reused) stream meanwhile: a transport loss, so the unacknowledged
+          // frames go once more on a fresh stream (receivers de-duplicate by envelope id).
+          if (this.cur === s && this.inflight.length > 0) throw new PeerUnreachableError('stream ended before all acks arrived')
           s.dead = true
           clearTimeout(s.ackTimer)
           if (this.cur === s) this.cur = null
