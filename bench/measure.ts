@@ -153,3 +153,28 @@ export async function sideBySide (spec: SideBySideSpec): Promise<Figure> {
   if (notes.length > 0) fig.note = notes.join('; ')
   return fig
 }
+
+/**
+ * A latency figure (ms, lower is better) from per-round samples of both sides: medians, their ratio, the
+ * median of per-round ratios when the rounds pair up, and the spread. No CPU figure (the samples are wall time).
+ */
+export function latencyFigure (name: string, p: number[], b: number[], baselineName: string, note: string): Figure {
+  const mp = p.length > 0 ? median(p) : null
+  const mb = b.length > 0 ? median(b) : null
+  const paired = p.length > 0 && p.length === b.length ? median(p.map((x, i) => x / b[i]!)) : null
+  return {
+    name,
+    unit: 'ms',
+    parley: mp,
+    baseline: mb,
+    ratio: mp != null && mb != null && mb > 0 ? mp / mb : null,
+    better: 'lower',
+    baselineName,
+    rounds: Math.max(p.length, b.length),
+    opsPerRound: { parley: 1, baseline: 1 },
+    pairedRatio: paired,
+    cpu: { parley: null, baseline: null, ratio: null },
+    spread: { parley: p.length > 0 ? [Math.min(...p), Math.max(...p)] : null, baseline: b.length > 0 ? [Math.min(...b), Math.max(...b)] : null },
+    note
+  }
+}

@@ -21,7 +21,7 @@ import { createParleyNode, initIdentity, type CreateNodeOptions, type ParleyNode
 import { startRelay, type RunningRelay } from '../../src/relay/relay.js'
 import { DEFAULT_RELAY_CONFIG } from '../../src/relay/config.js'
 import { createEphemeralMailboxClient, deriveMailboxKey, newMailboxSecret } from '../../src/mailbox/index.js'
-import { median } from '../measure.js'
+import { latencyFigure, median } from '../measure.js'
 import { BenchIntegrityError, type BenchGroup, type BenchOptions, type Figure } from '../types.js'
 
 const OP_TIMEOUT_MS = 60_000
@@ -193,27 +193,6 @@ async function rttRound (c: Ctx, relayAddr: string, relay: RunningRelay, n: numb
   return { relayed, direct }
 }
 
-function fig (name: string, p: number[], b: number[], baselineName: string, note: string): Figure {
-  const mp = p.length > 0 ? median(p) : null
-  const mb = b.length > 0 ? median(b) : null
-  const paired = p.length > 0 && p.length === b.length ? median(p.map((x, i) => x / b[i]!)) : null
-  return {
-    name,
-    unit: 'ms',
-    parley: mp,
-    baseline: mb,
-    ratio: mp != null && mb != null && mb > 0 ? mp / mb : null,
-    better: 'lower',
-    baselineName,
-    rounds: Math.max(p.length, b.length),
-    opsPerRound: { parley: 1, baseline: 1 },
-    pairedRatio: paired,
-    cpu: { parley: null, baseline: null, ratio: null },
-    spread: { parley: p.length > 0 ? [Math.min(...p), Math.max(...p)] : null, baseline: b.length > 0 ? [Math.min(...b), Math.max(...b)] : null },
-    note
-  }
-}
-
 async function run (opts: BenchOptions): Promise<Figure[]> {
   const c: Ctx = { dirs: [], nodes: [], relays: [] }
   const log = opts.log ?? (() => {})
@@ -238,13 +217,13 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
       log(`offline: round ${r + 1}: ${n} messages shown ${x.total.toFixed(0)} ms after start (${x.afterStart.toFixed(0)} ms after the node was up; process CPU ${x.cpu.toFixed(0)} ms, relay included); raw fetch+ack ${raw.wall.toFixed(0)} ms (CPU ${raw.cpu.toFixed(0)} ms)`)
     }
     const m = median(parley)
-    const catchUp = fig('offline.catch-up-1000', parley, base, 'bare MailboxClient fetch + ack of the same items',
+    const catchUp = latencyFigure('offline.catch-up-1000', parley, base, 'bare MailboxClient fetch + ack of the same items',
       `${n} messages; median ${m.toFixed(0)} ms from createParleyNode to the last message shown (${median(afterStart).toFixed(0)} ms after it returned; ` +
       `process CPU ${median(cpuP).toFixed(0)} ms, relay included); target < 1000 ms: ${m < 1000 ? 'met' : 'NOT met'}`)
     catchUp.cpu = { parley: median(cpuP), baseline: median(cpuB), ratio: median(cpuP) / Math.max(1e-9, median(cpuB)) }
     const figures = [catchUp]
     const rtt = await rttRound(c, addr, relay, opts.quick ? 10 : 50, log)
-    figures.push(fig('offline.relayed-rtt-p50', rtt.relayed, rtt.direct, 'the same send(wait) round trip over a direct connection',
+    figures.push(latencyFigure('offline.relayed-rtt-p50', rtt.relayed, rtt.direct, 'the same send(wait) round trip over a direct connection',
       rtt.relayed.length > 0 ? 'circuit relay v2 on loopback; p50 of send(…, {wait}) per round trip' : 'the relayed connection was upgraded to a direct one: no relayed figure'))
     return figures
   } finally {

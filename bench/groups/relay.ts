@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto'
 import { createParleyNetwork, type ParleyNetwork } from '../../src/net/index.js'
 import { startRelay, type RunningRelay } from '../../src/relay/relay.js'
 import { DEFAULT_RELAY_CONFIG, type RelayConfig } from '../../src/relay/config.js'
-import { median } from '../measure.js'
+import { latencyFigure } from '../measure.js'
 import { BenchIntegrityError, type BenchGroup, type BenchOptions, type Figure } from '../types.js'
 
 const OP_TIMEOUT_MS = 30_000
@@ -43,26 +43,6 @@ async function client (over: { relays?: string[], bootstrap?: string[] }): Promi
     nat: true,
     ...over
   })
-}
-
-function fig (name: string, p: number[], b: number[], baselineName: string, note: string): Figure {
-  const mp = p.length > 0 ? median(p) : null
-  const mb = b.length > 0 ? median(b) : null
-  return {
-    name,
-    unit: 'ms',
-    parley: mp,
-    baseline: mb,
-    ratio: mp != null && mb != null && mb > 0 ? mp / mb : null,
-    better: 'lower',
-    baselineName,
-    rounds: Math.max(p.length, b.length),
-    opsPerRound: { parley: 1, baseline: 1 },
-    pairedRatio: p.length > 0 && p.length === b.length ? median(p.map((x, i) => x / b[i]!)) : null,
-    cpu: { parley: null, baseline: null, ratio: null },
-    spread: { parley: p.length > 0 ? [Math.min(...p), Math.max(...p)] : null, baseline: b.length > 0 ? [Math.min(...b), Math.max(...b)] : null },
-    note
-  }
 }
 
 async function run (opts: BenchOptions): Promise<Figure[]> {
@@ -121,9 +101,9 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
       if (addrs.length === 0) throw new BenchIntegrityError('findPeer found nothing')
     }
     return [
-      fig('relay.reservation', reserve, connect, 'the same node dialling the relay as a bootstrap peer (no reservation)',
+      latencyFigure('relay.reservation', reserve, connect, 'the same node dialling the relay as a bootstrap peer (no reservation)',
         'start() until a circuit relay v2 reservation is held and advertised, loopback'),
-      fig('relay.record-lookup', rec, peer, 'findPeer of the same peer through the same DHT',
+      latencyFigure('relay.record-lookup', rec, peer, 'findPeer of the same peer through the same DHT',
         'findRecord of a format 2 record (2.5 KB payload + relays) from the relay\'s DHT server, signature verified')
     ]
   } finally {

@@ -50,6 +50,20 @@ export class Inbound {
     }
   }
 
+  /** Decrypts one ratchet message with our identity and prekeys (both the direct and the mailbox path). */
+  private async decrypt (record: SessionRecord | null, type: 'prekey' | 'whisper', body: Uint8Array): ReturnType<typeof decryptMessage> {
+    const ctx = this.ctx
+    return await decryptMessage({
+      identity: ctx.identity,
+      registrationId: ctx.prekeys.registrationId,
+      ...(record != null ? { record } : {}),
+      message: { type, body },
+      preKeys: ctx.prekeys.lookup(),
+      // PQXDH only between Parley peers: a classic X3DH start would be a downgrade (PQXDH §4.7)
+      acceptClassic: false
+    })
+  }
+
   private async receive (from: string, env: Envelope): Promise<AckResult> {
     const ctx = this.ctx
     const idHex = toHex(env.id)
@@ -93,15 +107,7 @@ export class Inbound {
     }
     let res
     try {
-      res = await decryptMessage({
-        identity: ctx.identity,
-        registrationId: ctx.prekeys.registrationId,
-        ...(record != null ? { record } : {}),
-        message: { type, body: env.body },
-        preKeys: ctx.prekeys.lookup(),
-        // PQXDH only between Parley peers: a classic X3DH start would be a downgrade (PQXDH §4.7)
-        acceptClassic: false
-      })
+      res = await this.decrypt(record, type, env.body)
     } catch (err) {
       if (err instanceof DuplicateMessageError) return { status: 'DUPLICATE' }
       if (err instanceof ParleyCryptoError) return reject(err.code)
@@ -274,14 +280,7 @@ export class Inbound {
         if (type === 'whisper' && record == null) continue
         let res
         try {
-          res = await decryptMessage({
-            identity: ctx.identity,
-            registrationId: ctx.prekeys.registrationId,
-            ...(record != null ? { record } : {}),
-            message: { type, body: env.body },
-            preKeys: ctx.prekeys.lookup(),
-            acceptClassic: false // PQXDH §4.7, as on the direct path
-          })
+          res = await this.decrypt(record, type, env.body)
         } catch (err) {
           if (err instanceof ParleyCryptoError) { done[i] = true; continue } // duplicate, bad MAC, forged sender
           throw err
