@@ -11,7 +11,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { cleanup as releaseNativeWebRTC, PeerConnection, type DataChannel } from 'node-datachannel'
 import { backoffDelay } from './options.js'
-import { NetStateError } from './errors.js'
+import { NetStateError, NetTimeoutError } from './errors.js'
 
 export interface RelayServerOptions {
   /** Concurrent reservations held for clients. @default 128 */
@@ -40,15 +40,103 @@ const FIRST_TRY_MS = 1_000
 /** libp2p services for a relay node. */
 export function relayServerService (opts: RelayServerOptions): ReturnType<typeof circuitRelayServer> {
   const limits = opts.limits === undefined ? DEFAULT_RELAY_LIMITS : opts.limits
-  return circuitRelayServer({
+  const ttl = opts.reservationTtlMs ?? 7_200_000
+  const factory = circuitRelayServer({
     reservations: {
       maxReservations: opts.maxReservations ?? 128,
-      reservationTtl: opts.reservationTtlMs ?? 7_200_000,
+      reservationTtl: ttl,
       // Circuit relay v2 spec §Reservation: the relay states the limit it applies to each relayed connection.
       applyDefaultLimit: limits != null,
       ...(limits != null ? { defaultDurationLimit: limits.durationMs, defaultDataLimit: BigInt(limits.dataBytes) } : {})
     }
   })
+  return (components) => {
+    const service = factory(components)
+    renewableReservations((service as unknown as { reservationStore?: unknown }).reservationStore, ttl)
+    return service
+  }
+}
+
+/** An AbortSignal that aborts `ms` after it was made or last reset; clear() disarms it. */
+export interface ExpirySignal extends AbortSignal {
+  reset: (ms?: number) => void
+  clear: () => void
+}
+
+/** setTimeout takes a signed 32-bit delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * An expiry signal whose reset() really moves the deadline: at most one timer is armed at any time.
+ * The timer does not keep the process alive.
+ */
+export function expirySignal (ms: number): ExpirySignal {
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const arm = (after: number): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      timer = undefined
+      controller.abort(new NetTimeoutError('relay reservation expired'))
+    }, Math.min(Math.max(after, 0), MAX_TIMER_MS))
+    timer.unref?.()
+  }
+  arm(ms)
+  const signal = controller.signal as ExpirySignal
+  signal.reset = (next?: number) => { if (!signal.aborted) arm(next ?? ms) }
+  signal.clear = () => { clearTimeout(timer); timer = undefined }
+  return signal
+}
+
+/** What renewableReservations needs of @libp2p/circuit-relay-v2's server-side ReservationStore. */
+interface ServerReservationStore {
+  reserve: (peer: PeerId, addr: Multiaddr, limit?: unknown) => unknown
+  removeReservation: (peer: PeerId) => void
+  reservations: { get: (peer: PeerId) => { signal: ExpirySignal } | undefined, delete: (peer: PeerId) => unknown }
+}
+
+function isServerReservationStore (v: unknown): v is ServerReservationStore {
+  const s = v as Partial<ServerReservationStore> | null
+  return s != null && typeof s.reserve === 'function' && typeof s.removeReservation === 'function' &&
+    typeof s.reservations?.get === 'function' && typeof s.reservations.delete === 'function'
+}
+
+/**
+ * Makes the relay honour refreshed reservations (circuit relay v2 spec §Reservation: a client keeps its
+ * slot by reserving again before `expire`).
+ *
+ * Why: @libp2p/circuit-relay-v2 4.2.13 times a reservation with retimeable-signal 1.0.1, whose reset()
+ * detaches the listener of the first timer only: the timer armed by the first reset keeps its listener
+ * through every later reset. So a reservation refreshed twice is deleted one TTL after its FIRST
+ * refresh (and the relayed connections through it are cut with it), whatever the client does: with a
+ * 60 s TTL and the client refreshing every 30 s, at 30 + 60 = 90 s — what the removed renewal test saw;
+ * with the default 2 h TTL, at ~235 min, and the client stays unreachable until its next refresh
+ * ~110 min later. Fix: every new reservation gets an expirySignal instead (the library's own signal was
+ * never reset, so clear() disarms it cleanly); the library's reserve() then resets ours on refresh.
+ * A store of another shape (a later library) is left alone: test/relay/renewal.test.ts checks renewal.
+ */
+function renewableReservations (store: unknown, ttlMs: number): void {
+  if (!isServerReservationStore(store)) return
+  const reserve = store.reserve.bind(store)
+  const remove = store.removeReservation.bind(store)
+  store.reserve = (peer, addr, limit) => {
+    const before = store.reservations.get(peer)
+    const result = limit === undefined ? reserve(peer, addr) : reserve(peer, addr, limit)
+    const made = store.reservations.get(peer)
+    if (made != null && made !== before) {
+      made.signal.clear()
+      const signal = expirySignal(ttlMs)
+      signal.addEventListener('abort', () => {
+        if (store.reservations.get(peer) === made) store.reservations.delete(peer)
+      }, { once: true })
+      made.signal = signal
+    }
+    return result
+  }
+  store.removeReservation = (peer) => {
+    store.reservations.get(peer)?.signal.clear()
+    remove(peer)
+  }
 }
 
 /**
@@ -57,10 +145,107 @@ export function relayServerService (opts: RelayServerOptions): ReturnType<typeof
  */
 export function natTransports (iceServers: string[], ledger?: WebRTCLedger): [ReturnType<typeof circuitRelayTransport>, ReturnType<typeof webRTC>] {
   const ice = iceServers.map(url => ({ urls: [url] }))
+  const relayTransport = circuitRelayTransport({ reservationCompletionTimeout: 10_000 })
   return [
-    circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+    (components) => {
+      const transport = relayTransport(components)
+      EarlyRenewal.attach(transport)
+      return transport
+    },
     webRTC({ rtcConfiguration: ledger != null ? () => ledger.rtcConfiguration() : { iceServers: ice } })
   ]
+}
+
+/** @libp2p/circuit-relay-v2 4.2.13's client never refreshes sooner than this after a reservation. */
+const LIBRARY_REFRESH_MIN_MS = 30_000
+/** …and otherwise this long before it expires. */
+const LIBRARY_REFRESH_BEFORE_MS = 300_000
+
+/** When the library would refresh a reservation that expires in `expiresInMs` (its REFRESH_TIMEOUT rule). */
+export function libraryRefreshDelay (expiresInMs: number): number {
+  return Math.min(Math.max(expiresInMs - LIBRARY_REFRESH_BEFORE_MS, LIBRARY_REFRESH_MIN_MS), MAX_TIMER_MS)
+}
+
+/**
+ * When we refresh a reservation ourselves, or null to leave it to the library. The library's refresh
+ * leaves a margin before expiry of 5 min (long reservations) or expire − 30 s (shorter ones, and
+ * negative under 30 s: it refreshes only after the reservation expired). A margin of a minute, or of a
+ * third of the reservation's life, is enough; under both (a relay TTL under ~45 s) we refresh at
+ * half-life.
+ */
+export function earlyRefreshDelay (expiresInMs: number): number | null {
+  const margin = expiresInMs - libraryRefreshDelay(expiresInMs)
+  if (margin >= Math.min(expiresInMs / 3, 60_000)) return null
+  return Math.max(Math.floor(expiresInMs / 2), 500)
+}
+
+/** What EarlyRenewal needs of @libp2p/circuit-relay-v2's client-side ReservationStore. */
+interface ClientReservationStore extends EventTarget {
+  addRelay: (peer: PeerId, type: 'discovered' | 'configured') => Promise<unknown>
+  hasReservation: (peer: PeerId) => boolean
+}
+interface CreatedReservation { relay: PeerId, details: { type: 'discovered' | 'configured', reservation: { expire: bigint } } }
+
+/**
+ * Renews short reservations in time (circuit relay v2 spec §Reservation: the client refreshes before
+ * `expire`). The library schedules its refresh at max(expire − 5 min, 30 s); against a relay whose TTL
+ * is under 30 s that is after the slot is gone. For such reservations (earlyRefreshDelay) we call the
+ * library's own addRelay() at half-life: it runs in the library's per-relay queue, refreshes in place
+ * (the relay's address stays advertised), re-arms the library's timer and emits
+ * `relay:created-reservation`, which re-arms ours — so the two never refresh concurrently. A failed
+ * refresh is the library's to handle (it drops the reservation and looks for a relay again).
+ */
+class EarlyRenewal {
+  private readonly timers = new Map<string, NodeJS.Timeout>()
+
+  static attach (transport: unknown): void {
+    const t = transport as { reservationStore?: Partial<ClientReservationStore>, isStarted?: () => boolean, stop?: () => Promise<void> }
+    const store = t.reservationStore
+    if (store == null || typeof store.addRelay !== 'function' || typeof store.hasReservation !== 'function' ||
+      typeof store.addEventListener !== 'function' || typeof t.stop !== 'function' || typeof t.isStarted !== 'function') return
+    const renewal = new EarlyRenewal(store as ClientReservationStore, () => t.isStarted?.() === true)
+    const stop = t.stop.bind(t)
+    t.stop = async () => {
+      renewal.stop()
+      await stop()
+    }
+  }
+
+  private constructor (private readonly store: ClientReservationStore, private readonly running: () => boolean) {
+    store.addEventListener('relay:created-reservation', (evt) => {
+      const { relay, details } = (evt as CustomEvent<CreatedReservation>).detail
+      this.schedule(relay, details.type, Number(details.reservation.expire) * 1000 - Date.now())
+    })
+    store.addEventListener('relay:removed', (evt) => {
+      this.cancel((evt as CustomEvent<{ relay: PeerId }>).detail.relay.toString())
+    })
+  }
+
+  private schedule (relay: PeerId, type: 'discovered' | 'configured', expiresInMs: number): void {
+    const id = relay.toString()
+    this.cancel(id)
+    const delay = earlyRefreshDelay(expiresInMs)
+    if (delay == null) return
+    const timer = setTimeout(() => {
+      this.timers.delete(id)
+      if (!this.running() || !this.store.hasReservation(relay)) return
+      this.store.addRelay(relay, type).catch(() => {
+        // the library logged it and dropped the reservation; its discovery reserves again
+      })
+    }, delay)
+    timer.unref?.()
+    this.timers.set(id, timer)
+  }
+
+  private cancel (id: string): void {
+    clearTimeout(this.timers.get(id))
+    this.timers.delete(id)
+  }
+
+  stop (): void {
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.timers.clear()
+  }
 }
 
 /** Calls `over`'s members instead of the target's; every other method stays bound to the native target. */
