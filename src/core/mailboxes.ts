@@ -5,7 +5,8 @@
  * - Our mailboxes are our relays (`ctx.relays`). For every contact we derive a routing tag from a
  *   mailbox secret (HKDF of the identity seed, so it needs no storage and survives restarts) and send
  *   it with our relays inside the encrypted session (Plaintext.route). An "introduction" tag (label
- *   `intro`) travels in our invites, for first messages from contacts that have no session yet.
+ *   `intro`) travels in our invites and our DHT record (format 3), for first messages from contacts
+ *   that have no session yet.
  * - Sending: when a peer cannot be reached directly, the outbox hands its due envelopes to `deposit`:
  *   each one is sealed to the peer's identity key together with our PeerId (src/mailbox/seal.ts) and
  *   deposited in batches with every mailbox of the peer's route, from a throwaway libp2p identity.
@@ -45,6 +46,8 @@ export const DEFAULT_MAILBOX_POLICY: Readonly<MailboxPolicy> = Object.freeze({
   requestTimeoutMs: 15_000
 })
 
+/** A peer with no known route gets its DHT record looked up for one at most this often. */
+const RECORD_LOOKUP_MS = 5 * 60_000
 /** Tag epoch: tags do not rotate yet (PROTOCOL.md Part 4 §8, known limits). */
 const EPOCH = 0
 /** Label of the introduction tag (a PeerId never equals it). */
@@ -148,6 +151,8 @@ export class Mailboxes {
   private fetching: Promise<void> | null = null
   private fetchAgain = false
   private receiver: BatchReceiver | null = null
+  /** Peers whose DHT record we looked up for a route, and when. */
+  private readonly recordLookups = new Map<string, number>()
   /** Peers whose last direct attempt failed, and when. */
   private readonly directFailedAt = new Map<string, number>()
   /** Counters for tests and metrics. */
@@ -213,6 +218,42 @@ export class Mailboxes {
     return at != null && Date.now() - at < this.policy.directRetryMs && !this.ctx.net.isConnected(peerId)
   }
 
+  /**
+   * A contact's signed DHT record (format 3) named its introduction tag and relays: they become the
+   * contact's route when we know none yet (no route from its session, no invite tag). A route we
+   * already have is never replaced from here. True when the route was set.
+   */
+  async noteRecordRoute (peerId: string, introTag: Uint8Array | null, relays: readonly string[]): Promise<boolean> {
+    if (introTag == null || introTag.length !== 32 || this.ctx.stopped) return false
+    const valid = mergeRelays(relays, [])
+    if (valid.length === 0) return false
+    const tag = introTag.slice()
+    return await this.ctx.store.write((tx) => {
+      if (tx.getContact(peerId) == null) return false
+      const conv = conversationOf(tx, peerId)
+      if (conv.route.length > 0) return false
+      tx.putConversation({ ...conv, route: encodeRoute({ tag, relays: valid }) })
+      return true
+    })
+  }
+
+  /**
+   * No route known: the peer's DHT record may name one (format 3); noteRecordRoute stores it. At most
+   * once per RECORD_LOOKUP_MS per peer (a peer without a format 3 record would otherwise cost a DHT
+   * query per flush).
+   */
+  private lookupRecordRoute (peerId: string): void {
+    const last = this.recordLookups.get(peerId)
+    if (this.ctx.stopped || (last != null && Date.now() - last < RECORD_LOOKUP_MS)) return
+    this.recordLookups.delete(peerId)
+    this.recordLookups.set(peerId, Date.now())
+    if (this.recordLookups.size > 4096) this.recordLookups.delete(this.recordLookups.keys().next().value!)
+    this.ctx.bg((async () => {
+      const rec = await this.ctx.net.findRecord(peerId, { signal: mergeSignals(this.policy.requestTimeoutMs, this.ctx.life.signal) })
+      if (rec != null) await this.noteRecordRoute(peerId, rec.introTag, rec.relays)
+    })().catch(() => {}))
+  }
+
   /** The mailbox route we know for `peerId`, or null (then nothing can be deposited). */
   async routeOf (peerId: string): Promise<MailboxRoute | null> {
     const { conv, contact } = await this.ctx.store.read(tx => ({ conv: tx.getConversation(peerId), contact: tx.getContact(peerId) }))
@@ -230,7 +271,12 @@ export class Mailboxes {
   async deposit (peerId: string, items: DepositItem[], signal?: AbortSignal): Promise<DepositOutcome[] | null> {
     if (items.length === 0) return []
     const route = await this.routeOf(peerId)
-    if (route == null) return null
+    if (route == null) {
+      // the next attempt may find one in the peer's DHT record (looked up in the background: a DHT
+      // query must not hold up this flush)
+      this.lookupRecordRoute(peerId)
+      return null
+    }
     const recipient = decodePublicKey(identityKeyOfPeer(peerId))
     const inputs = await Promise.all(items.map(async (it) => ({
       tag: route.tag,

@@ -239,7 +239,11 @@ class Node implements ParleyNodeApi {
     net.addEventListener('peer:offline', (e) => { this.onPeerOffline(e.detail.peerId) })
     net.addEventListener('peer:addresses', (e) => { ctx.bg(this.contacts.onPeerAddresses(e.detail.peerId, e.detail.addresses)) })
     // issue 4: a contact's signed DHT record names its relays / mailboxes
-    net.addEventListener('peer:record', (e) => { ctx.bg(this.contacts.setContactRelays(e.detail.peerId, e.detail.relays)) })
+    net.addEventListener('peer:record', (e) => {
+      ctx.bg(this.contacts.setContactRelays(e.detail.peerId, e.detail.relays))
+      // format 3: its introduction tag is where we deposit while we know no other route (Part 4 §7.1)
+      ctx.bg(this.mailboxes.noteRecordRoute(e.detail.peerId, e.detail.introTag, e.detail.relays))
+    })
     this.mailboxes.warm() // issue 4: dial our mailboxes while the rest starts
     await net.start()
     for (const c of await store.listContacts()) net.watch(c.peerId, c.addresses)
@@ -555,7 +559,9 @@ class Node implements ParleyNodeApi {
     this.lastPublish = Date.now()
     try {
       const bundle = encodePreKeyBundle(await ctx.prekeys.issueBundle({ oneTime: false }))
-      await ctx.net.publishRecord(bundle, { signal: ctx.life.signal })
+      // issue 4: with relays, the record (format 3) carries our introduction tag, like our invites
+      const introTag = ctx.relays.length > 0 ? await this.mailboxes.introTag() : undefined
+      await ctx.net.publishRecord(bundle, { signal: ctx.life.signal, ...(introTag != null ? { introTag } : {}) })
     } catch (err) {
       this.lastPublish = 0 // no DHT peers yet: try again on the next connection
       if (rethrow) throw err

@@ -130,6 +130,8 @@ export interface FoundRecord {
   addresses: string[]
   /** The peer's relays / mailboxes (record format 2; [] for format 1), issue 4. */
   relays: string[]
+  /** The peer's mailbox introduction tag (record format 3, 32 bytes; null for formats 1 and 2), issue 4. */
+  introTag: Uint8Array | null
   seq: number
 }
 
@@ -145,7 +147,7 @@ export interface ParleyNetworkEvents {
   /** A remote broke a Parley protocol; its stream was reset. */
   'protocol:violation': CustomEvent<{ peerId: string, protocol: string, reason: string }>
   /** issue 4: a valid signed DHT record of a peer was fetched (its relays are the peer's mailboxes). */
-  'peer:record': CustomEvent<{ peerId: string, seq: number, addresses: string[], relays: string[] }>
+  'peer:record': CustomEvent<{ peerId: string, seq: number, addresses: string[], relays: string[], introTag: Uint8Array | null }>
   /** issue 4: our reservation on a relay was made (or renewed) / lost. */
   'relay:reservation': CustomEvent<{ relay: string, active: boolean }>
 }
@@ -169,7 +171,11 @@ export interface ParleyNetwork extends TypedEventTarget<ParleyNetworkEvents> {
   fetchBundle(peerId: string, options?: { addrs?: string[], signal?: AbortSignal }): Promise<Uint8Array>
   handleBundleRequests(handler: BundleHandler | null): void
   /** Publishes (or refreshes) this node's signed DHT record with the given payload and current addresses. */
-  publishRecord(payload: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ seq: number }>
+  /**
+   * Publishes (or refreshes) this node's signed DHT record. With `introTag` (our 32-byte mailbox
+   * introduction tag) the record is format 3, else format 2; the hourly republish reuses both.
+   */
+  publishRecord(payload: Uint8Array, options?: { signal?: AbortSignal, introTag?: Uint8Array }): Promise<{ seq: number }>
   findRecord(peerId: string, options?: { signal?: AbortSignal }): Promise<FoundRecord | null>
   findPeer(peerId: string, options?: { signal?: AbortSignal }): Promise<string[]>
   /** Ensures a connection (dial if needed). */
@@ -247,6 +253,7 @@ class ParleyNetworkImpl extends EventTarget {
   private pruneTimer: NodeJS.Timeout | undefined
   private republishTimer: NodeJS.Timeout | undefined
   private lastPayload: Uint8Array | null = null
+  private lastIntroTag: Uint8Array | undefined
   private started = false
   private stun: StunServer | null = null
   private readonly upgrader: DirectUpgrader | null
@@ -385,7 +392,7 @@ class ParleyNetworkImpl extends EventTarget {
     this.pruneTimer = setInterval(() => { void this.pruneStale() }, every)
     this.pruneTimer.unref?.()
     this.republishTimer = setInterval(() => {
-      if (this.lastPayload != null) void this.publishRecord(this.lastPayload).catch(() => {})
+      if (this.lastPayload != null) void this.publishRecord(this.lastPayload, this.lastIntroTag != null ? { introTag: this.lastIntroTag } : {}).catch(() => {})
     }, this.init.recordRepublishMs ?? 6 * 3600_000)
     this.republishTimer.unref?.()
   }
@@ -537,14 +544,16 @@ class ParleyNetworkImpl extends EventTarget {
 
   private lastSeq = 0
 
-  async publishRecord (payload: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<{ seq: number }> {
+  async publishRecord (payload: Uint8Array, options: { signal?: AbortSignal, introTag?: Uint8Array } = {}): Promise<{ seq: number }> {
     this.assertStarted()
     // seq is a ms timestamp, strictly increasing even within one millisecond.
     const seq = Math.max(Date.now(), this.lastSeq + 1)
     this.lastSeq = seq
-    const value = await signPeerRecord(this.privateKey, this.peerId, { seq, payload, addresses: this.addresses(), relays: this.init.relays ?? [] })
+    const introTag = options.introTag?.slice()
+    const value = await signPeerRecord(this.privateKey, this.peerId, { seq, payload, addresses: this.addresses(), relays: this.init.relays ?? [], ...(introTag != null ? { introTag } : {}) })
     this.seqMemory.note(recordKeyString(this.prefix, this.peerId), seq)
     this.lastPayload = payload.slice()
+    this.lastIntroTag = introTag
     // kad-dht pauses queries until its routing table has a peer: fail fast instead of waiting out dhtMs.
     if (!this.dhtReachable()) throw new PeerUnreachableError('no DHT peers to publish to yet')
     const signal = withTimeout(this.timeouts.dhtMs, options.signal)
@@ -583,7 +592,7 @@ class ParleyNetworkImpl extends EventTarget {
         try {
           // Re-validate locally and keep the newest valid one ourselves (libp2p Kademlia DHT spec §Value retrieval).
           const rec = await verifyPeerRecord(this.prefix, key, evt.value)
-          if (best == null || rec.seq > best.seq) best = { payload: rec.payload, addresses: rec.addresses, relays: rec.relays, seq: rec.seq }
+          if (best == null || rec.seq > best.seq) best = { payload: rec.payload, addresses: rec.addresses, relays: rec.relays, introTag: rec.format === 3 ? rec.introTag : null, seq: rec.seq }
         } catch {
           // invalid values are ignored
         }
@@ -600,7 +609,7 @@ class ParleyNetworkImpl extends EventTarget {
   // -- issue 4: relays, NAT, extra protocols ---------------------------------------------------------
 
   private emitRecord (peerId: string, rec: FoundRecord): void {
-    this.emit('peer:record', { peerId, seq: rec.seq, addresses: [...rec.addresses], relays: [...rec.relays] })
+    this.emit('peer:record', { peerId, seq: rec.seq, addresses: [...rec.addresses], relays: [...rec.relays], introTag: rec.introTag?.slice() ?? null })
   }
 
   reservations (): string[] {

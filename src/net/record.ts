@@ -1,11 +1,11 @@
 /**
  * Signed peer records published in the DHT under `/<prefix>/record/<peerId>`: a prekey payload,
- * the peer's current addresses and (format 2, issue 4) its relays / mailboxes, signed by the PeerId's
- * own Ed25519 key. The validator and selector given to kad-dht refuse anything not signed by the key
- * the DHT key names, and pick the highest seq, whatever the format.
+ * the peer's current addresses, (format 2, issue 4) its relays / mailboxes and (format 3) its mailbox
+ * introduction tag, signed by the PeerId's own Ed25519 key. The validator and selector given to kad-dht
+ * refuse anything not signed by the key the DHT key names, and pick the highest seq, whatever the format.
  *
- * Format 1 and format 2 sign different byte strings under different domain tags, so a format 2
- * record cannot be turned into a valid format 1 record by dropping its relays (nor the reverse).
+ * Each format signs a different byte string under its own domain tag, so a record of one format cannot
+ * be turned into a valid record of another by dropping (or adding) fields.
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { decodePeerRecord, encodePeerRecord, LIMITS, type PeerRecord } from '../wire/index.js'
@@ -16,8 +16,10 @@ import { parseEd25519PeerId } from './identity.js'
 const DOMAIN = new TextEncoder().encode('parley/peer-record/v1\0')
 /** Format 2 (with relays): its own tag, so formats never verify as each other. */
 const DOMAIN_V2 = new TextEncoder().encode('parley/peer-record/v2\0')
-/** The record format this node publishes. */
-export const RECORD_FORMAT = 2
+/** Format 3 (relays and the introduction tag). */
+const DOMAIN_V3 = new TextEncoder().encode('parley/peer-record/v3\0')
+/** The record format this node publishes when it has an introduction tag to give (else format 2). */
+export const RECORD_FORMAT = 3
 /** A record dated further than this in the future is refused (keeps a clock error from pinning a record). */
 export const MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000
 
@@ -55,29 +57,36 @@ function lp (b: Uint8Array): Uint8Array[] {
  * The exact bytes that are signed.
  * Format 1: DOMAIN || lp(peerId) || u64(seq) || lp(payload) || u32(n) || lp(addr)*n.
  * Format 2: DOMAIN_V2 || lp(peerId) || u64(seq) || lp(payload) || u32(n) || lp(addr)*n || u32(m) || lp(relay)*m.
+ * Format 3: DOMAIN_V3 || (format 2's fields after its domain tag) || lp(introTag).
  */
-export function recordSigningBytes (r: Pick<PeerRecord, 'peerId' | 'seq' | 'payload' | 'addresses'> & Partial<Pick<PeerRecord, 'relays' | 'format'>>): Uint8Array {
+export function recordSigningBytes (r: Pick<PeerRecord, 'peerId' | 'seq' | 'payload' | 'addresses'> & Partial<Pick<PeerRecord, 'relays' | 'format' | 'introTag'>>): Uint8Array {
   const seq = new Uint8Array(8)
   new DataView(seq.buffer).setBigUint64(0, BigInt(r.seq))
-  const v2 = r.format === 2
-  const parts: Uint8Array[] = [v2 ? DOMAIN_V2 : DOMAIN, ...lp(enc.encode(r.peerId)), seq, ...lp(r.payload), u32(r.addresses.length)]
+  const withRelays = r.format === 2 || r.format === 3
+  const domain = r.format === 3 ? DOMAIN_V3 : r.format === 2 ? DOMAIN_V2 : DOMAIN
+  const parts: Uint8Array[] = [domain, ...lp(enc.encode(r.peerId)), seq, ...lp(r.payload), u32(r.addresses.length)]
   for (const a of r.addresses) parts.push(...lp(enc.encode(a)))
-  if (v2) {
+  if (withRelays) {
     const relays = r.relays ?? []
     parts.push(u32(relays.length))
     for (const a of relays) parts.push(...lp(enc.encode(a)))
   }
+  if (r.format === 3) parts.push(...lp(r.introTag ?? new Uint8Array(0)))
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
   let o = 0
   for (const p of parts) { out.set(p, o); o += p.byteLength }
   return out
 }
 
-/** Builds and signs a record with the node's libp2p (Ed25519) private key; returns the encoded value. */
-export async function signPeerRecord (key: PrivateKey, peerId: string, fields: { seq: number, payload: Uint8Array, addresses: string[], relays?: string[], format?: 1 | 2 }): Promise<Uint8Array> {
-  const format = fields.format ?? RECORD_FORMAT
-  const relays = format === 2 ? (fields.relays ?? []).slice(0, LIMITS.maxRecordRelays) : []
-  const unsigned = { peerId, seq: fields.seq, payload: fields.payload, addresses: fields.addresses.slice(0, LIMITS.maxRecordAddresses), relays, format }
+/**
+ * Builds and signs a record with the node's libp2p (Ed25519) private key; returns the encoded value.
+ * Format: as given, else 3 when `introTag` is given, else 2.
+ */
+export async function signPeerRecord (key: PrivateKey, peerId: string, fields: { seq: number, payload: Uint8Array, addresses: string[], relays?: string[], introTag?: Uint8Array, format?: 1 | 2 | 3 }): Promise<Uint8Array> {
+  const format = fields.format ?? (fields.introTag != null ? RECORD_FORMAT : 2)
+  const relays = format !== 1 ? (fields.relays ?? []).slice(0, LIMITS.maxRecordRelays) : []
+  const introTag = format === 3 ? (fields.introTag ?? new Uint8Array(0)) : new Uint8Array(0)
+  const unsigned = { peerId, seq: fields.seq, payload: fields.payload, addresses: fields.addresses.slice(0, LIMITS.maxRecordAddresses), relays, introTag, format }
   const signature = await key.sign(recordSigningBytes(unsigned))
   return encodePeerRecord({ ...unsigned, signature })
 }

@@ -42,6 +42,8 @@ export const LIMITS = Object.freeze({
   maxRecordAddresses: 16,
   /** DHT record relays (format 2), count; each at most maxAddressChars. */
   maxRecordRelays: 8,
+  /** DHT record introduction tag (format 3), exact length. */
+  recordIntroTagBytes: 32,
   maxAddressChars: 256,
   /** Content (plaintext) caps. */
   maxContentBytes: 120 * 1024,
@@ -84,8 +86,10 @@ export interface PeerRecord {
   addresses: string[]
   /** Record format 2 (issue 4): the peer's relays / mailboxes; [] in format 1. */
   relays: string[]
-  /** 1 (no relays field, signed with the v1 domain) or 2. */
-  format: 1 | 2
+  /** Record format 3 (issue 4): the peer's mailbox introduction tag (32 bytes); empty in formats 1 and 2. */
+  introTag: Uint8Array
+  /** 1 (no relays field, signed with the v1 domain), 2 (relays) or 3 (relays and introTag). */
+  format: 1 | 2 | 3
   signature: Uint8Array
 }
 
@@ -249,8 +253,10 @@ function validatePeerRecord (r: PeerRecord): void {
   if (r.payload.byteLength > LIMITS.maxRecordPayloadBytes) throw new OversizeFrameError(`record payload exceeds ${LIMITS.maxRecordPayloadBytes} bytes`)
   if (r.addresses.length > LIMITS.maxRecordAddresses) throw new OversizeFrameError('too many record addresses')
   for (const a of r.addresses) checkString(a, LIMITS.maxAddressChars, 'record address')
-  if (r.format !== 1 && r.format !== 2) throw new MalformedFrameError('unknown record format')
+  if (r.format !== 1 && r.format !== 2 && r.format !== 3) throw new MalformedFrameError('unknown record format')
   if (r.format === 1 && r.relays.length > 0) throw new MalformedFrameError('a format 1 record has no relays')
+  if (r.format !== 3 && r.introTag.byteLength > 0) throw new MalformedFrameError(`a format ${r.format} record has no introduction tag`)
+  if (r.format === 3 && r.introTag.byteLength !== LIMITS.recordIntroTagBytes) throw new MalformedFrameError(`a format 3 record's introduction tag must be ${LIMITS.recordIntroTagBytes} bytes`)
   if (r.relays.length > LIMITS.maxRecordRelays) throw new OversizeFrameError('too many record relays')
   for (const a of r.relays) checkString(a, LIMITS.maxAddressChars, 'record relay')
   if (r.signature.byteLength !== 64) throw new MalformedFrameError('record signature must be 64 bytes')
@@ -264,8 +270,9 @@ export function encodePeerRecord (r: PeerRecord): Uint8Array {
     payload: r.payload as Uint8Array<ArrayBuffer>,
     addresses: r.addresses,
     relays: r.relays,
-    format: r.format === 2 ? 2 : 0,
-    signature: r.signature as Uint8Array<ArrayBuffer>
+    format: r.format === 1 ? 0 : r.format,
+    signature: r.signature as Uint8Array<ArrayBuffer>,
+    introTag: r.introTag as Uint8Array<ArrayBuffer>
   })
   checkFrameSize(out, LIMITS.maxRecordBytes, 'record')
   return out
@@ -275,8 +282,8 @@ export function decodePeerRecord (buf: Bytes): PeerRecord {
   checkFrameSize(buf, LIMITS.maxRecordBytes, 'record')
   const m = parse('record', () => pb.PeerRecord.decode(buf, { limits: { addresses: LIMITS.maxRecordAddresses, relays: LIMITS.maxRecordRelays } }))
   const format = m.format === 0 ? 1 : m.format
-  if (format !== 1 && format !== 2) throw new MalformedFrameError(`unknown record format ${format}`)
-  const r: PeerRecord = { peerId: m.peerId, seq: toMs(m.seq, 'record seq'), payload: plain(m.payload), addresses: m.addresses, relays: m.relays, format, signature: plain(m.signature) }
+  if (format !== 1 && format !== 2 && format !== 3) throw new MalformedFrameError(`unknown record format ${format}`)
+  const r: PeerRecord = { peerId: m.peerId, seq: toMs(m.seq, 'record seq'), payload: plain(m.payload), addresses: m.addresses, relays: m.relays, introTag: plain(m.introTag), format, signature: plain(m.signature) }
   validatePeerRecord(r)
   return r
 }

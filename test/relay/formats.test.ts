@@ -1,4 +1,4 @@
-// Issue 4 formats on their own: signed DHT records format 1 and 2 (relays), invites with relay=,
+// Issue 4 formats on their own: signed DHT records format 1, 2 (relays) and 3 (introduction tag), invites with relay=,
 // relay address validation, the relay config (file + flags), HOME/settings.json, and store
 // migration 3 (contacts.relays) over a real version-2 database.
 import { test } from 'node:test'
@@ -52,7 +52,7 @@ test('records: format 2 carries relays under its own signature domain; format 1 
   // a format 1 record cannot carry relays; an unknown format is refused by the decoder
   assert.throws(() => encodePeerRecord({ ...t1, relays: [relayAddr] }))
   assert.throws(() => encodePeerRecord({ ...t, relays: Array.from({ length: LIMITS.maxRecordRelays + 1 }, () => relayAddr) }))
-  assert.throws(() => encodePeerRecord({ ...t, format: 3 as 2 }))
+  assert.throws(() => encodePeerRecord({ ...t, format: 4 as 3 }))
   assert.equal(new TextDecoder().decode(recordSigningBytes(t).subarray(0, 21)), 'parley/peer-record/v2')
 
   // the validator and selector handle both formats: the newest valid record wins, whatever its format
@@ -64,6 +64,62 @@ test('records: format 2 carries relays under its own signature domain; format 1 
   const v1newer = await signPeerRecord(alice.key, alice.peerId, { seq: now + 1000, payload: new Uint8Array([3]), addresses: [], format: 1 })
   assert.equal(await select(key, [v2, v1newer]), 1)
 })
+
+test('records: format 3 adds the introduction tag under its own domain; formats 1 and 2 still verify; newest wins across formats', async () => {
+  const alice = await keyAndId()
+  const relay = await keyAndId()
+  const key = recordKey(PREFIX, alice.peerId)
+  const relayAddr = `/ip4/203.0.113.7/tcp/4001/p2p/${relay.peerId}`
+  const tag = new Uint8Array(randomBytes(32))
+  const now = Date.now()
+  const v3 = await signPeerRecord(alice.key, alice.peerId, { seq: now, payload: new Uint8Array([3]), addresses: [], relays: [relayAddr], introTag: tag })
+  const rec3 = await verifyPeerRecord(PREFIX, key, v3)
+  assert.equal(rec3.format, 3, 'an introduction tag makes a format 3 record')
+  assert.deepEqual(rec3.relays, [relayAddr])
+  assert.deepEqual(rec3.introTag, tag)
+  const v2 = await signPeerRecord(alice.key, alice.peerId, { seq: now - 1000, payload: new Uint8Array([2]), addresses: [], relays: [relayAddr] })
+  const rec2 = await verifyPeerRecord(PREFIX, key, v2)
+  assert.equal(rec2.format, 2, 'no tag: format 2, as before')
+  assert.equal(rec2.introTag.length, 0)
+
+  // the tag is signed: dropping, changing or moving it to another format breaks the signature
+  const t = decodePeerRecord(v3)
+  const other = new Uint8Array(randomBytes(32))
+  await assert.rejects(verifyPeerRecord(PREFIX, key, encodePeerRecord({ ...t, introTag: other })), InvalidRecordError)
+  await assert.rejects(verifyPeerRecord(PREFIX, key, encodePeerRecord({ ...t, introTag: new Uint8Array(0), format: 2 })), InvalidRecordError)
+  await assert.rejects(verifyPeerRecord(PREFIX, key, encodePeerRecord({ ...t, relays: [] })), InvalidRecordError)
+  const t2 = decodePeerRecord(v2)
+  await assert.rejects(verifyPeerRecord(PREFIX, key, encodePeerRecord({ ...t2, introTag: tag, format: 3 })), InvalidRecordError)
+  assert.equal(new TextDecoder().decode(recordSigningBytes(t).subarray(0, 21)), 'parley/peer-record/v3')
+  // caps: exactly 32 bytes in format 3, none in formats 1 and 2 (encoder and decoder alike)
+  assert.throws(() => encodePeerRecord({ ...t, introTag: new Uint8Array(31) }), /32 bytes/)
+  assert.throws(() => encodePeerRecord({ ...t, introTag: new Uint8Array(33) }), /32 bytes/)
+  assert.throws(() => encodePeerRecord({ ...t, introTag: new Uint8Array(0) }), /32 bytes/)
+  assert.throws(() => encodePeerRecord({ ...t2, introTag: tag }), /no introduction tag/)
+  const forged = pbWithIntroTag(v2, tag) // a format 2 value with field 8 set by hand
+  assert.throws(() => decodePeerRecord(forged), /no introduction tag/)
+  await assert.rejects(verifyPeerRecord(PREFIX, key, forged), InvalidRecordError)
+  const huge = pbWithIntroTag(v3, new Uint8Array(LIMITS.maxRecordBytes))
+  assert.throws(() => decodePeerRecord(huge))
+
+  // newest valid wins, whatever the format
+  const select = createRecordSelector(PREFIX)
+  assert.equal(await select(key, [v2, v3]), 1)
+  const v1newer = await signPeerRecord(alice.key, alice.peerId, { seq: now + 1000, payload: new Uint8Array([1]), addresses: [], format: 1 })
+  assert.equal(await select(key, [v3, v1newer]), 1)
+  const validate = createRecordValidator(PREFIX)
+  await validate(key, v2)
+  await validate(key, v3)
+})
+
+/** `value` with protobuf field 8 (introTag, length-delimited) appended: last field wins in protobuf. */
+function pbWithIntroTag (value: Uint8Array, tag: Uint8Array): Uint8Array {
+  const len: number[] = []
+  let n = tag.length
+  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
+  len.push(n)
+  return new Uint8Array([...value, (8 << 3) | 2, ...len, ...tag])
+}
 
 test('invites: relay= round-trips, old invites (no relay) stay valid, malformed or too many relays are refused', async () => {
   const alice = await keyAndId()

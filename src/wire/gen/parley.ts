@@ -580,6 +580,7 @@ export interface PeerRecord {
   signature: Uint8Array<ArrayBuffer>
   relays: string[]
   format: number
+  introTag: Uint8Array<ArrayBuffer>
 }
 
 export namespace PeerRecord {
@@ -631,6 +632,11 @@ export namespace PeerRecord {
           w.uint32(obj.format)
         }
 
+        if ((obj.introTag != null && obj.introTag.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.introTag)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -642,7 +648,8 @@ export namespace PeerRecord {
           addresses: [],
           signature: uint8ArrayAlloc(0),
           relays: [],
-          format: 0
+          format: 0,
+          introTag: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -685,6 +692,10 @@ export namespace PeerRecord {
             }
             case 7: {
               obj.format = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.introTag = reader.bytes()
               break
             }
             default: {
@@ -772,6 +783,13 @@ export namespace PeerRecord {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.introTag`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -821,6 +839,11 @@ export namespace PeerRecord {
     value: number
   }
 
+  export interface PeerRecordIntroTagFieldEvent {
+    field: '$.introTag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<PeerRecord>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, PeerRecord.codec())
   }
@@ -829,7 +852,7 @@ export namespace PeerRecord {
     return decodeMessage(buf, PeerRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRecord>): Generator<PeerRecordPeerIdFieldEvent | PeerRecordSeqFieldEvent | PeerRecordPayloadFieldEvent | PeerRecordAddressesFieldEvent | PeerRecordSignatureFieldEvent | PeerRecordRelaysFieldEvent | PeerRecordFormatFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PeerRecord>): Generator<PeerRecordPeerIdFieldEvent | PeerRecordSeqFieldEvent | PeerRecordPayloadFieldEvent | PeerRecordAddressesFieldEvent | PeerRecordSignatureFieldEvent | PeerRecordRelaysFieldEvent | PeerRecordFormatFieldEvent | PeerRecordIntroTagFieldEvent> {
     return streamMessage(buf, PeerRecord.codec(), opts)
   }
 }
