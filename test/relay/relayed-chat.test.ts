@@ -54,7 +54,7 @@ test('two nodes that can only reach each other through a relay chat over it', as
   assert.ok((await alice.peers()).some(p => p.peerId === bob.peerId && p.relayed))
 })
 
-test('a contact\'s relays are taken from its signed DHT record (format 2) when the record is fetched', async () => {
+test('a contact\'s relays are taken from its signed DHT record (format 2 or 3) when the record is fetched', async () => {
   const { r, addr } = await relay()
   const carol = await relayOnly('carol', addr)
   const dave = await startNode('dave', { bootstrap: [addr] })
@@ -74,6 +74,7 @@ test('a contact\'s relays are taken from its signed DHT record (format 2) when t
   const rec = await dave.internals.net.findRecord(carol.peerId)
   assert.ok(rec != null, 'dave finds carol\'s record on the relay\'s DHT')
   assert.deepEqual(rec.relays, [addr])
+  assert.deepEqual(rec.introTag, inv.mailboxTag, 'a node with relays publishes format 3: its introduction tag')
   await until(async () => (await dave.listContacts()).find(x => x.peerId === carol.peerId)?.relays.length === 1, 10_000, 'contact relays from the record')
   assert.deepEqual((await dave.listContacts()).find(x => x.peerId === carol.peerId)?.relays, [addr])
 })
