@@ -92,13 +92,14 @@ export function expirySignal (ms: number): ExpirySignal {
 interface ServerReservationStore {
   reserve: (peer: PeerId, addr: Multiaddr, limit?: unknown) => unknown
   removeReservation: (peer: PeerId) => void
-  reservations: { get: (peer: PeerId) => { signal: ExpirySignal } | undefined, delete: (peer: PeerId) => unknown }
+  clear: () => void
+  reservations: { get: (peer: PeerId) => { signal: ExpirySignal } | undefined, delete: (peer: PeerId) => unknown, values: () => Iterable<{ signal: ExpirySignal }> }
 }
 
 function isServerReservationStore (v: unknown): v is ServerReservationStore {
   const s = v as Partial<ServerReservationStore> | null
-  return s != null && typeof s.reserve === 'function' && typeof s.removeReservation === 'function' &&
-    typeof s.reservations?.get === 'function' && typeof s.reservations.delete === 'function'
+  return s != null && typeof s.reserve === 'function' && typeof s.removeReservation === 'function' && typeof s.clear === 'function' &&
+    typeof s.reservations?.get === 'function' && typeof s.reservations.delete === 'function' && typeof s.reservations.values === 'function'
 }
 
 /**
@@ -119,6 +120,7 @@ function renewableReservations (store: unknown, ttlMs: number): void {
   if (!isServerReservationStore(store)) return
   const reserve = store.reserve.bind(store)
   const remove = store.removeReservation.bind(store)
+  const clear = store.clear.bind(store)
   store.reserve = (peer, addr, limit) => {
     const before = store.reservations.get(peer)
     const result = limit === undefined ? reserve(peer, addr) : reserve(peer, addr, limit)
@@ -136,6 +138,11 @@ function renewableReservations (store: unknown, ttlMs: number): void {
   store.removeReservation = (peer) => {
     store.reservations.get(peer)?.signal.clear()
     remove(peer)
+  }
+  // the relay stops: no expiry timer outlives it
+  store.clear = () => {
+    for (const r of store.reservations.values()) r.signal.clear()
+    clear()
   }
 }
 
