@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodePlaintext, encodePlaintext } from '../../src/core/plaintext.js'
 import { MailboxRoute as PbRoute, Plaintext as Pb } from '../../src/core/gen/plaintext.js'
-import { decodeRoute, encodeRoute, hostTargets, mutualHint } from '../../src/core/mailboxes.js'
+import { conversationOf, decodeRoute, encodeRoute, hostTargets, mutualHint, noteReceived, routeGeneration } from '../../src/core/mailboxes.js'
+import { openStore } from '../../src/store/index.js'
 import { readNodeSettings, resolveContactMailboxSettings, SettingsFileError, SETTINGS_FILE } from '../../src/core/settings.js'
 import { encodeContent, MalformedFrameError, OversizeFrameError } from '../../src/wire/index.js'
 import { sha256 } from '@noble/hashes/sha2.js'
@@ -65,6 +66,28 @@ describe('MailboxRoute: mutual hosts, hosting, host tag', () => {
       `/ip4/127.0.0.1/tcp/4001/p2p/${HOST}`
     ]).map(m => m.toString())
     assert.deepEqual(t, [`/ip4/127.0.0.1/tcp/4001/p2p/${HOST}`, `/ip4/127.0.0.1/tcp/4002/p2p/${HOST}`])
+  })
+})
+
+describe('stored routes', () => {
+  it('the hosting flag and host tag are kept with the route; the route generation moves only when a route changes', async () => {
+    const store = await openStore({ home: await tempHome() })
+    try {
+      await store.write(tx => { tx.putContact({ peerId: HOST, name: 'h', identityKey: new Uint8Array(33).fill(5), verified: false, keyChange: null, addresses: [], relays: [], lastSeen: null, createdAt: 1 }) })
+      const g0 = await store.read(tx => routeGeneration(tx))
+      const route = { tag: bytes(32), relays: [], hosting: true, hostTag: bytes(32) }
+      await store.write(tx => { noteReceived(tx, HOST, 1, route) })
+      const g1 = await store.read(tx => routeGeneration(tx))
+      assert.equal(g1, g0 + 1)
+      assert.deepEqual(decodeRoute((await store.read(tx => conversationOf(tx, HOST))).route), route)
+      await store.write(tx => { noteReceived(tx, HOST, 2, route) }) // the same route again
+      assert.equal(await store.read(tx => routeGeneration(tx)), g1)
+      await store.write(tx => { noteReceived(tx, HOST, 3, { tag: route.tag, relays: [] }) }) // hosting withdrawn
+      assert.equal(await store.read(tx => routeGeneration(tx)), g1 + 1)
+      assert.equal(decodeRoute((await store.read(tx => conversationOf(tx, HOST))).route)?.hosting, undefined)
+    } finally {
+      await store.close()
+    }
   })
 })
 
