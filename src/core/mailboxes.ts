@@ -87,6 +87,8 @@ const MAX_HOST_ADDRS = 8
 const REGISTRATION_CACHE_MS = 1000
 /** How long the view of our hosting contacts is reused while no stored route changed (removals, key changes, order). */
 const HOSTS_CACHE_MS = 5000
+/** After our set of hosts changed: wait this long (more changes coalesce), then tell every contact. */
+const HOSTS_BROADCAST_DELAY_MS = 2000
 
 /**
  * Route generation per store unit-of-work object (the store hands out one per store): bumped whenever
@@ -251,6 +253,8 @@ export class Mailboxes {
   private readonly registeredWith = new Set<string>()
   /** Part 4 §9: the hosting / contact-mailbox settings changed since the last run: tell every contact. */
   private announceAll = false
+  /** Part 4 §9: a pending broadcast of our route after our set of hosts changed. */
+  private broadcastTimer: NodeJS.Timeout | null = null
   /**
    * Part 4 §9: sends `peerId` a route announcement (a pairwise message carrying only our current
    * route); set by node.ts. True when it is committed to the receipt outbox (false: no session yet).
@@ -330,8 +334,11 @@ export class Mailboxes {
       .filter(r => r.c.keyChange == null && r.route != null && r.route.length > 0 && decodeRoute(r.route)?.hosting === true)
       .sort((a, b) => (b.c.lastSeen ?? 0) - (a.c.lastSeen ?? 0))
       .map(r => ({ peerId: r.c.peerId, addresses: [...r.c.addresses] }))
+    const before = cached?.hosts
     this.knownHosts = new Set(hosts.map(h => h.peerId))
     this.hostsCache = { at: now, tx, gen, hosts }
+    // a host came or went during this run: every contact should learn our new mutual entries
+    if (before != null && (before.length !== hosts.length || before.some(h => !this.knownHosts.has(h.peerId)))) this.scheduleBroadcast()
     return hosts
   }
 
@@ -527,6 +534,21 @@ export class Mailboxes {
     this.timer.unref?.()
   }
 
+  /** Tells every contact our route soon (coalesced): our set of hosting contacts changed (Part 4 §9.3). */
+  private scheduleBroadcast (): void {
+    if (this.broadcastTimer != null || this.ctx.stopped || !this.policy.contactMailboxes) return
+    this.broadcastTimer = setTimeout(() => {
+      this.broadcastTimer = null
+      this.ctx.bg((async () => {
+        for (const c of await this.ctx.store.listContacts()) {
+          if (this.ctx.stopped) return
+          await this.sendAnnouncement(c.peerId)
+        }
+      })())
+    }, HOSTS_BROADCAST_DELAY_MS)
+    this.broadcastTimer.unref?.()
+  }
+
   /** True when the announcement was committed (it leaves with the receipt outbox). */
   private async sendAnnouncement (peerId: string): Promise<boolean> {
     if (this.announce == null || this.ctx.stopped) return false
@@ -543,6 +565,8 @@ export class Mailboxes {
   async stop (): Promise<void> {
     if (this.timer != null) clearInterval(this.timer)
     this.timer = null
+    if (this.broadcastTimer != null) clearTimeout(this.broadcastTimer)
+    this.broadcastTimer = null
     await this.fetching?.catch(() => {})
     const c = this.clientP
     this.clientP = null

@@ -137,8 +137,9 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
     assert.equal(batch[0]!.ok, false)
     assert.ok(!batch[0]!.ok && batch[0]!.error instanceof MailboxRefusedError)
     assert.equal(batch[1]!.ok, true, 'bob\'s registered tag is accepted')
+    // (counters, not items: bob fetches from carol meanwhile and acknowledges these unreadable items)
     const hosted = c.internals.mailboxes!.hosted!
-    assert.equal(hosted.stats().items, 1)
+    assert.equal(hosted.stats().deposits, 1)
     assert.ok(hosted.stats().refusedTag >= 2)
     // dave's tag for bob is not carol's business
     const daveTag = (await b.internals.mailboxes!.hostKeyFor(d.peerId)).tag
@@ -153,9 +154,26 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
         return err instanceof MailboxRefusedError
       }
     }, 15_000, 'deposits for a removed contact refused')
-    const n = hosted.stats().items
+    const n = hosted.stats().deposits
     await assert.rejects(cc.client.deposit(targets, await depositInput(b.peerId, hostTag)), MailboxRefusedError)
-    assert.equal(hosted.stats().items, n, 'nothing stored after the removal')
+    assert.equal(hosted.stats().deposits, n, 'nothing stored after the removal')
+  })
+
+  it('a new host reaches the other contacts with a route announcement, without a chat message', async () => {
+    const a = await startNode('alice', QUICK)
+    const b = await startNode('bob', { ...QUICK, contactMailboxes: true })
+    const c = await startNode('carol', { ...QUICK, hostMailboxes: true })
+    await connectPair(a, b)
+    await connectPair(a, c)
+    await connectPair(b, c)
+    await exchange(a, 'alice', b, 'bob') // sessions; bob knows no host yet
+    assert.equal((await storedRoute(a, b.peerId))?.mutual, undefined)
+    await c.send('bob', 'I host', { wait: true, timeoutMs: 30_000 }) // bob learns carol hosts
+    const before = (await a.messages(b.peerId)).length
+    await until(async () => (await storedRoute(a, b.peerId))?.mutual?.length === 1, 30_000, 'alice learned bob\'s new host')
+    await until(async () => (await storedRoute(c, b.peerId))?.hostTag != null, 30_000, 'bob registered with carol')
+    assert.deepEqual((await a.internals.mailboxes!.routeOf(b.peerId))?.hosts.map(h => h.peerId), [c.peerId])
+    assert.equal((await a.messages(b.peerId)).length, before, 'no message shown for the announcement')
   })
 
   it('opt-in on both sides: no registration with a host that does not host, no hints from a recipient that did not opt in', async () => {
