@@ -401,12 +401,6 @@ export class Mailboxes {
     return tags
   }
 
-  /** Forgets the cached views (a contact was removed): the next deposit / route reads them again. */
-  invalidateRegistrations (): void {
-    this.registered = null
-    this.hostsCache = null
-  }
-
   // -- sending --------------------------------------------------------------------------------------
 
   noteDirectFailure (peerId: string): void {
