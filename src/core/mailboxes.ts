@@ -253,6 +253,12 @@ export class Mailboxes {
   private readonly registeredWith = new Set<string>()
   /** Part 4 §9: the hosting / contact-mailbox settings changed since the last run: tell every contact. */
   private announceAll = false
+  /**
+   * Part 4 §9: the settings changed in this run: send a route even when it names nothing (so a host
+   * drops our registration and senders our hints), and fetch from hosts once more even when we stopped
+   * using them (mail left there is collected).
+   */
+  private settingsChanged = false
   /** Part 4 §9: a pending broadcast of our route after our set of hosts changed. */
   private broadcastTimer: NodeJS.Timeout | null = null
   /**
@@ -269,6 +275,7 @@ export class Mailboxes {
   configureContactMailboxes (home: string, changed: boolean): void {
     this.home = home
     this.announceAll = changed
+    this.settingsChanged = changed
   }
 
   /** The mailbox this node hosts for its contacts (null when not hosting). */
@@ -309,7 +316,7 @@ export class Mailboxes {
   async routeFor (peerId: string): Promise<MailboxRoute | undefined> {
     const hosting = this.policy.hostMailboxes
     const hosts = this.policy.contactMailboxes ? await this.hostingContacts() : []
-    if (this.ctx.relays.length === 0 && !hosting && hosts.length === 0) return undefined
+    if (this.ctx.relays.length === 0 && !hosting && hosts.length === 0 && !this.settingsChanged) return undefined
     const tag = (await this.keyFor(peerId)).tag
     const route: MailboxRoute = { tag, relays: [...this.ctx.relays] }
     if (hosting) route.hosting = true
@@ -582,7 +589,7 @@ export class Mailboxes {
 
   /** Fetches soon (coalesced: one fetch at a time, one more after it when asked meanwhile). */
   requestFetch (): void {
-    if (this.ctx.stopped || this.receiver == null || (this.ctx.relays.length === 0 && !this.policy.contactMailboxes)) return
+    if (this.ctx.stopped || this.receiver == null || (this.ctx.relays.length === 0 && !this.policy.contactMailboxes && !this.settingsChanged)) return
     if (this.fetching != null) {
       this.fetchAgain = true
       return
@@ -631,8 +638,9 @@ export class Mailboxes {
         })())
       }
     }
-    if (this.policy.contactMailboxes) {
+    if (this.policy.contactMailboxes || this.settingsChanged) {
       // Part 4 §9: each hosting contact holds our mail under one tag; register with new ones first
+      // (after opting out: fetch what they still hold, and the announcement withdraws the registration)
       for (const h of await this.hostingContacts()) {
         if (!this.registeredWith.has(h.peerId) && await this.sendAnnouncement(h.peerId)) this.registeredWith.add(h.peerId)
         const targets = hostTargets(h.peerId, h.addresses)

@@ -176,6 +176,30 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
     assert.equal((await a.messages(b.peerId)).length, before, 'no message shown for the announcement')
   })
 
+  it('opting out withdraws: the host drops the registration and senders drop the hints', async () => {
+    const a = await startNode('alice', QUICK)
+    let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
+    const c = await startNode('carol', { ...QUICK, hostMailboxes: true })
+    await connectPair(a, b)
+    await connectPair(a, c)
+    await connectPair(b, c)
+    await exchange(c, 'carol', b, 'bob')
+    await exchange(b, 'bob', a, 'alice')
+    assert.ok((await storedRoute(c, b.peerId))?.hostTag != null)
+    assert.equal((await storedRoute(a, b.peerId))?.mutual?.length, 1)
+    const bHome = homeOf(b)
+    await b.stop()
+    b = await createParleyNode(testOptions(bHome, { ...QUICK, contactMailboxes: false }))
+    try {
+      assert.equal((await readNodeSettings(bHome)).contactMailboxes, false)
+      await until(async () => (await storedRoute(c, b.peerId))?.hostTag == null, 30_000, 'carol dropped bob\'s registration')
+      await until(async () => (await storedRoute(a, b.peerId))?.mutual == null, 30_000, 'alice dropped the hint')
+      assert.equal(await a.internals.mailboxes!.routeOf(b.peerId), null, 'no mailbox for bob any more')
+    } finally {
+      await b.stop()
+    }
+  })
+
   it('opt-in on both sides: no registration with a host that does not host, no hints from a recipient that did not opt in', async () => {
     const a = await startNode('alice', QUICK)
     const b = await startNode('bob', { ...QUICK, contactMailboxes: true })
