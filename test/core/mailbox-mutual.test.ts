@@ -176,6 +176,37 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
     assert.equal((await a.messages(b.peerId)).length, before, 'no message shown for the announcement')
   })
 
+  it('the host\'s per-contact quota: beyond it messages stay queued with "mailbox full", and all arrive later', async () => {
+    const a = await startNode('alice', QUICK)
+    let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
+    const c = await startNode('carol', { ...QUICK, hostMailboxes: true, mailbox: { fetchIntervalMs: 1_000, hostLimits: { maxItemsPerTag: 3 } } })
+    await connectPair(a, b)
+    await connectPair(a, c)
+    await connectPair(b, c)
+    await exchange(c, 'carol', b, 'bob')
+    await exchange(b, 'bob', a, 'alice')
+    const bHome = homeOf(b)
+    const bobId = b.peerId
+    await b.stop()
+    await until(() => !a.internals.net.isConnected(bobId), 20_000, 'bob offline')
+    const ids: string[] = []
+    for (let i = 1; i <= 5; i++) ids.push((await a.send('bob', `quota ${i}`)).id)
+    await until(async () => {
+      const ms = await a.messages('bob')
+      const st = ids.map(id => ms.find(m => m.id === id))
+      return st.slice(0, 3).every(m => m?.status === 'stored') && st.slice(3).every(m => m?.status === 'queued' && (m.reason ?? '').startsWith('mailbox full'))
+    }, 60_000, 'three stored with carol, two queued as "mailbox full"')
+    assert.equal(c.internals.mailboxes!.hosted!.stats().items, 3)
+    b = await createParleyNode(testOptions(bHome, QUICK))
+    try {
+      await until(async () => (await b.messages(a.peerId)).filter(m => m.direction === 'in' && m.text.startsWith('quota')).length === 5, 60_000, 'bob got all five')
+      const got = (await b.messages(a.peerId)).filter(m => m.direction === 'in' && m.text.startsWith('quota')).map(m => m.text)
+      assert.deepEqual(got, ['quota 1', 'quota 2', 'quota 3', 'quota 4', 'quota 5'])
+    } finally {
+      await b.stop()
+    }
+  })
+
   it('opting out withdraws: the host drops the registration and senders drop the hints', async () => {
     const a = await startNode('alice', QUICK)
     let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
