@@ -283,6 +283,13 @@ export class Mailboxes {
     return this.hostService
   }
 
+  /** What `id` reports about mutual contacts as mailboxes (Part 4 §9). */
+  async summary (): Promise<{ hosting: boolean, hostedItems: number, hostedBytes: number, using: boolean, hosts: string[] }> {
+    const st = this.hostService?.stats()
+    const hosts = this.policy.contactMailboxes ? (await this.hostingContacts()).map(h => h.peerId) : []
+    return { hosting: this.hostService != null, hostedItems: st?.items ?? 0, hostedBytes: st?.bytes ?? 0, using: this.policy.contactMailboxes, hosts }
+  }
+
   // -- keys and routes ------------------------------------------------------------------------------
 
   private async mailboxSecret (): Promise<Uint8Array> {

@@ -341,7 +341,8 @@ class Node implements ParleyNodeApi {
       // issue 4
       relays: [...ctx.relays],
       reservations: ctx.net.reservations(),
-      reachability: ctx.net.reachability()
+      reachability: ctx.net.reachability(),
+      contactMailboxes: await this.mailboxes.summary() // Part 4 §9
     }
   }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { befriend, Cluster, messages, nodeBuilt, waitFor } from './harness.js'
+import { befriend, Cluster, messages, nodeBuilt, runCli, waitFor } from './harness.js'
 
 const skip = nodeBuilt() ? false : 'src/core/node.ts is not built yet'
 const DELIVERED = new Set(['delivered', 'read'])
@@ -39,6 +39,14 @@ describe('mutual contacts as mailboxes, three daemons', { skip, timeout: 300_000
     const settings = JSON.parse(await readFile(join(c.home('bob'), 'settings.json'), 'utf8')) as Record<string, unknown>
     assert.equal(settings.contactMailboxes, true)
     const bobPort = c.daemon('bob').ready.addresses.find(a => a.includes('/tcp/'))
+    // `id` reports both sides' choice
+    type Cm = { contactMailboxes?: { hosting: boolean, using: boolean, hosts: string[], hostedItems: number } }
+    const carolId = await c.cli<Cm>('carol', 'id')
+    assert.equal(carolId.contactMailboxes?.hosting, true)
+    const bobId = await c.cli<Cm>('bob', 'id')
+    assert.deepEqual({ using: bobId.contactMailboxes?.using, hosts: bobId.contactMailboxes?.hosts }, { using: true, hosts: [c.daemon('carol').ready.peerId] })
+    const text = await runCli(['--home', c.home('carol'), 'id'])
+    assert.match(text.stdout, /Hosting mail for contacts: 0 item\(s\)/)
 
     await c.daemon('bob').stop()
     const texts = Array.from({ length: 8 }, (_, i) => `while you were away ${i + 1}`)
@@ -48,6 +56,8 @@ describe('mutual contacts as mailboxes, three daemons', { skip, timeout: 300_000
       const view = await messages(c, 'alice', 'bob')
       return ids.every(id => view.find(m => m.id === id)?.status === 'stored') ? true : undefined
     }, { timeoutMs: 90_000 })
+    const held = await c.cli<Cm>('carol', 'id')
+    assert.ok((held.contactMailboxes?.hostedItems ?? 0) >= texts.length, `carol holds the mail: ${JSON.stringify(held.contactMailboxes)}`)
     await c.daemon('alice').stop()
 
     const bob = await c.start('bob') // no flag: the stored choice applies
