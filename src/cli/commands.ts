@@ -18,9 +18,13 @@ export const COMMANDS: CommandSpec[] = [
       api: { type: 'string', value: '127.0.0.1:PORT', help: 'serve the local API on loopback TCP instead of HOME/api.sock' },
       // issue 4
       relay: { type: 'list', value: 'MULTIADDR', help: 'relay to reserve on and use as mailbox (ends in /p2p/<id>); kept for later starts' },
-      'no-relay': { type: 'boolean', help: 'forget the stored relays' }
+      'no-relay': { type: 'boolean', help: 'forget the stored relays' },
+      'host-mail': { type: 'boolean', help: 'host a mailbox for your contacts (ciphertext only, quota per contact); kept for later starts' },
+      'no-host-mail': { type: 'boolean', help: 'stop hosting a mailbox for your contacts' },
+      'contact-mailboxes': { type: 'boolean', help: 'use contacts that host mailboxes as your mailboxes; kept for later starts' },
+      'no-contact-mailboxes': { type: 'boolean', help: 'stop using contacts as mailboxes' }
     },
-    details: 'When ready it prints one line `parley daemon ready {"peerId":…,"addresses":[…],…}` (with --json: only\nthe JSON object), then its listen addresses.\n--relay is stored in HOME/settings.json: later starts without --relay use the same relays.'
+    details: 'When ready it prints one line `parley daemon ready {"peerId":…,"addresses":[…],…}` (with --json: only\nthe JSON object), then its listen addresses.\n--relay, --host-mail and --contact-mailboxes are stored in HOME/settings.json: later starts without\nthem keep the stored choice (--no-… changes it).'
   },
   // -- relay (issue 4) --
   {

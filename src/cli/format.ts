@@ -43,6 +43,12 @@ export function formatId (id: LocalIdentityInfo): string {
     }
   }
   if (id.reachability != null) lines.push(`Reachability: ${id.reachability === 'public' ? 'public address' : 'behind NAT / private (reachable through relays)'}`)
+  // issue 4, PROTOCOL.md Part 4 §9: mutual contacts as mailboxes
+  const cm = id.contactMailboxes
+  if (cm != null && (cm.hosting || cm.using)) {
+    if (cm.hosting) lines.push(`Hosting mail for contacts: ${cm.hostedItems} item(s), ${cm.hostedBytes} bytes`)
+    if (cm.using) lines.push(`Contacts as mailboxes: ${cm.hosts.length === 0 ? 'on (no contact hosts yet)' : `${cm.hosts.length} hosting contact(s)`}`)
+  }
   return lines.join('\n') + '\n'
 }
 

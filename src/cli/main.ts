@@ -268,6 +268,14 @@ async function daemonCommand (ctx: CliContext, cmd: string, a: ParsedArgs['args'
   })
 }
 
+/** A `--NAME` / `--no-NAME` pair: true, false, or undefined when neither was given (both: a usage error). */
+function onOff (f: Record<string, unknown>, name: string): boolean | undefined {
+  const on = f[name] === true
+  const off = f[`no-${name}`] === true
+  if (on && off) throw new UsageError(`--${name} and --no-${name} exclude each other`, 'daemon')
+  return on ? true : off ? false : undefined
+}
+
 async function runDaemonCommand (ctx: CliContext): Promise<number> {
   const f = ctx.parsed.flags
   const api = str(f.api)
@@ -277,6 +285,9 @@ async function runDaemonCommand (ctx: CliContext): Promise<number> {
   const relayFlag = list(f.relay)
   if (relayFlag != null && f['no-relay'] === true) throw new UsageError('--relay and --no-relay exclude each other', 'daemon')
   const relays = f['no-relay'] === true ? [] : relayFlag
+  // issue 4, PROTOCOL.md Part 4 §9: mutual contacts as mailboxes; absent: the stored choice
+  const hostMailboxes = onOff(f, 'host-mail')
+  const contactMailboxes = onOff(f, 'contact-mailboxes')
   const passphrase = await ctx.passphrase()
   const mod = await loadNodeModule(ctx.io.env)
   const d = await startDaemon({
@@ -287,6 +298,8 @@ async function runDaemonCommand (ctx: CliContext): Promise<number> {
     ...(listen != null ? { listen } : {}),
     ...(bootstrap != null ? { bootstrap } : {}),
     ...(relays != null ? { relays } : {}),
+    ...(hostMailboxes != null ? { hostMailboxes } : {}),
+    ...(contactMailboxes != null ? { contactMailboxes } : {}),
     ...(passphrase != null ? { passphrase } : {})
   })
   const ready = { peerId: d.identity.peerId, name: d.identity.name, addresses: d.identity.addresses, api: describeEndpoint(d.endpoint), pid: process.pid, home: ctx.home }

@@ -24,6 +24,11 @@ export interface LocalIdentityInfo {
   relays?: string[]
   reservations?: string[]
   reachability?: 'public' | 'private'
+  /**
+   * issue 4, PROTOCOL.md Part 4 §9: mutual contacts as mailboxes — whether we host a mailbox for our
+   * contacts (and what it holds now), whether we use hosting contacts, and which contacts host for us.
+   */
+  contactMailboxes?: { hosting: boolean, hostedItems: number, hostedBytes: number, using: boolean, hosts: string[] }
 }
 
 export interface ContactInfo {

@@ -32,7 +32,7 @@ import { DEFAULT_GROUP_POLICY, GroupManager, type GroupPolicy } from './groups.j
 import { formatInvite, identityFingerprint, parseInvite } from './invite.js'
 import { conversationOf, DEFAULT_MAILBOX_POLICY, encodeRoute, Mailboxes, noteSentSeq, type MailboxPolicy } from './mailboxes.js'
 import { MAX_RELAYS, relayPeerIdOf } from './relays.js'
-import { readNodeSettings, updateNodeSettings } from './settings.js'
+import { readNodeSettings, resolveContactMailboxSettings, updateNodeSettings } from './settings.js'
 import {
   IdentityExistsError, InvalidArgumentError, KeyChangePendingError, NodeStoppedError, NoIdentityError,
   SendFailedError, TimeoutError, UnknownContactError
@@ -43,7 +43,7 @@ import {
   type OutboxPolicy, type ParleyNode
 } from './options.js'
 import {
-  defaultProfileName, DONE, isPeerIdLike, MAX_TEXT_BYTES, mergeSignals, newId, normPassphrase, uniqueAddrs
+  defaultProfileName, DONE, isPeerIdLike, MAX_RECEIPT_QUEUE, MAX_TEXT_BYTES, mergeSignals, newId, normPassphrase, uniqueAddrs
 } from './util.js'
 import { toHex, utf8 } from '../crypto/bytes.js'
 import { generateIdentity, type IdentityKeyPair } from '../crypto/identity.js'
@@ -133,6 +133,10 @@ export async function createParleyNode (opts: CreateNodeOptions): Promise<Parley
     const node = new Node(store, net, identity, profileName, prekeys, { ...DEFAULT_OUTBOX_POLICY, ...opts.outbox }, opts.maintenanceMs ?? 3_600_000)
     node.setRelays(relays)
     node.setMailboxPolicy(opts.mailbox) // issue 4
+    // issue 4, Part 4 §9: mutual contacts as mailboxes (both switches remembered in settings.json)
+    const cm = await resolveContactMailboxSettings(opts.home, { hostMailboxes: opts.hostMailboxes, contactMailboxes: opts.contactMailboxes })
+    node.setMailboxPolicy({ hostMailboxes: cm.hostMailboxes, contactMailboxes: cm.contactMailboxes })
+    node.internals.mailboxes?.configureContactMailboxes(opts.home, cm.changed)
     node.setGroupPolicy(opts.groups) // issue 5
     await node.start()
     return node
@@ -198,6 +202,7 @@ class Node implements ParleyNodeApi {
     this.outbox.mailboxes = this.mailboxes
     this.sessions.routeFor = async (p) => await this.mailboxes.routeFor(p)
     this.inbound.onGap = () => { this.mailboxes.requestFetch() }
+    this.mailboxes.announce = async (p) => await this.announceRoute(p)
     // issue 5: group chats (src/core/groups.ts); control messages arrive through the inbound path
     this.groups = new GroupManager(this.ctx, this.sessions, { ...DEFAULT_GROUP_POLICY })
     this.inbound.groupHandler = async (from, control, commit) => { await this.groups.onControl(from, control, commit) }
@@ -260,6 +265,7 @@ class Node implements ParleyNodeApi {
     ctx.bg(this.publishRecord())
     ctx.bg(this.outbox.tick())
     // issue 4: fetch from our mailboxes now and periodically; batches go through the inbound path
+    await this.mailboxes.startHost() // Part 4 §9: the mailbox we host for our contacts, if we do
     this.mailboxes.start(async (from, envs) => await ctx.track(this.inbound.receiveBatch(from, envs)))
     await this.groups.start() // issue 5
   }
@@ -339,7 +345,8 @@ class Node implements ParleyNodeApi {
       // issue 4
       relays: [...ctx.relays],
       reservations: ctx.net.reservations(),
-      reachability: ctx.net.reachability()
+      reachability: ctx.net.reachability(),
+      contactMailboxes: await this.mailboxes.summary() // Part 4 §9
     }
   }
 
@@ -568,12 +575,35 @@ class Node implements ParleyNodeApi {
     }
   }
 
+  /**
+   * issue 4, PROTOCOL.md Part 4 §9: a route announcement — a DELIVERED receipt naming one random id
+   * (it matches no message), sent only for the route it carries (our registration with a hosting
+   * contact, our changed hosting). It goes through the receipt outbox like any receipt.
+   */
+  private async announceRoute (peerId: string): Promise<boolean> {
+    const { ctx } = this
+    if (ctx.stopped) return false
+    const sent = await ctx.withPeerLock(peerId, async () => {
+      const record = await ctx.loadRecord(peerId)
+      if (record?.current == null) return false // no session: the first message carries the route
+      const sealed = await this.sessions.sealReceipt(record, peerId, 'DELIVERED', [newId()])
+      await ctx.store.write((tx) => {
+        tx.putSession(peerId, serializeSessionRecord(sealed.record))
+        tx.enqueueReceipt(sealed.entry)
+        tx.trimReceipts(peerId, MAX_RECEIPT_QUEUE)
+      })
+      return true
+    })
+    if (sent) this.outbox.kick(peerId, false)
+    return sent
+  }
+
   // -- peers coming and going -----------------------------------------------------------------------
 
   private onPeerOnline (peerId: string): void {
     const { ctx } = this
     if (ctx.stopped) return
-    if (this.mailboxes.isOwnRelay(peerId)) this.mailboxes.requestFetch() // issue 4: a relay (re)connected
+    if (this.mailboxes.isOwnMailbox(peerId)) this.mailboxes.requestFetch() // issue 4: a relay or hosting contact (re)connected
     ctx.bg((async () => {
       const c = await ctx.store.getContact(peerId)
       if (c == null) return

@@ -61,8 +61,21 @@ export interface CreateNodeOptions {
    * @default [] (or network.relays)
    */
   relays?: string[]
-  /** issue 4: offline delivery through mailboxes (fetch interval, direct-retry window, deadlines). */
+  /**
+   * issue 4: offline delivery through mailboxes (fetch interval, direct-retry window, deadlines, host
+   * quotas). Its `hostMailboxes` / `contactMailboxes` are overridden by the options below.
+   */
   mailbox?: Partial<MailboxPolicy>
+  /**
+   * issue 4, PROTOCOL.md Part 4 §9: host a mailbox for our contacts (`parley daemon --host-mail`).
+   * Stored in HOME/settings.json for later starts. @default the stored value, else false
+   */
+  hostMailboxes?: boolean
+  /**
+   * issue 4, Part 4 §9: use contacts that host as our mailboxes (`parley daemon --contact-mailboxes`).
+   * Stored in HOME/settings.json for later starts. @default the stored value, else false
+   */
+  contactMailboxes?: boolean
   /** issue 5: group tunables (summary interval, control retries, kept ciphertexts). @default DEFAULT_GROUP_POLICY */
   groups?: Partial<GroupPolicy>
   /** Further network options (relays, NAT traversal, mDNS tag, limits …), passed to createParleyNetwork as is. */

@@ -59,6 +59,8 @@ export async function startDaemon (opts: StartDaemonOptions): Promise<RunningDae
     if (opts.mdns != null) nodeOpts.mdns = opts.mdns
     if (opts.name != null) nodeOpts.name = opts.name
     if (opts.relays != null) nodeOpts.relays = opts.relays
+    if (opts.hostMailboxes != null) nodeOpts.hostMailboxes = opts.hostMailboxes // issue 4, Part 4 §9
+    if (opts.contactMailboxes != null) nodeOpts.contactMailboxes = opts.contactMailboxes
     node = await create(nodeOpts)
   }
   const paths = homePaths(home)

@@ -20,6 +20,10 @@ export interface CreateNodeOptions {
   name?: string
   /** issue 4: relays to reserve on and use as mailboxes (multiaddrs ending in /p2p/<relayPeerId>). */
   relays?: string[]
+  /** issue 4, PROTOCOL.md Part 4 §9: host a mailbox for our contacts (absent: the stored choice). */
+  hostMailboxes?: boolean
+  /** issue 4, Part 4 §9: use contacts that host as our mailboxes (absent: the stored choice). */
+  contactMailboxes?: boolean
 }
 
 export interface InitIdentityOptions { home: string, name?: string, passphrase?: string }

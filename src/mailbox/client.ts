@@ -45,7 +45,7 @@ export interface DepositInput {
 /** The outcome of one item of a batch deposit. */
 export type BatchDepositResult =
   | { ok: true, serverId: number, duplicate: boolean }
-  | { ok: false, error: MailboxFullError | MailboxMalformedError }
+  | { ok: false, error: MailboxFullError | MailboxMalformedError | MailboxRefusedError }
 
 export interface MailboxItem {
   id: number
@@ -115,7 +115,7 @@ export class MailboxClient {
       if (batchProblem(chunk) != null) {
         // a single item above the batch byte cap goes as a plain deposit
         const r = await this.deposit(target, chunk[0]!, options).then(v => ({ ok: true as const, ...v }), (err: unknown) => {
-          if (err instanceof MailboxFullError || err instanceof MailboxMalformedError) return { ok: false as const, error: err }
+          if (err instanceof MailboxFullError || err instanceof MailboxMalformedError || err instanceof MailboxRefusedError) return { ok: false as const, error: err }
           throw err
         })
         out.push(r)
@@ -128,6 +128,7 @@ export class MailboxClient {
       for (const r of res.results) {
         if (r.status === Status.OK) out.push({ ok: true, serverId: Number(r.serverId), duplicate: r.duplicate })
         else if (r.status === Status.FULL) out.push({ ok: false, error: new MailboxFullError(r.reason ?? 'mailbox full') })
+        else if (r.status === Status.REFUSED) out.push({ ok: false, error: new MailboxRefusedError(r.reason ?? 'mailbox refused the item') })
         else out.push({ ok: false, error: new MailboxMalformedError(r.reason ?? 'mailbox judged the item malformed') })
       }
     }

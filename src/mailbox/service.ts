@@ -40,6 +40,12 @@ export interface MailboxServiceInit extends OpenMailboxDbOptions {
   sweepIntervalMs?: number
   /** Called when a remote broke the protocol and its stream was reset. */
   onViolation?: (peerId: string, err: Error) => void
+  /**
+   * Which tags this mailbox stores for: per tag null (accept) or the reason to refuse it (answered
+   * REFUSED). A node hosting for its contacts accepts only their registered tags (Part 4 §9).
+   * @default every tag is accepted (a relay's mailbox)
+   */
+  accept?: (tags: readonly Uint8Array[]) => Promise<Array<string | null>>
 }
 
 export interface MailboxServiceStats {
@@ -51,6 +57,8 @@ export interface MailboxServiceStats {
   rateLimited: number
   refusedAuth: number
   malformed: number
+  /** Deposits refused because the mailbox does not store for their tag (Part 4 §9). */
+  refusedTag: number
   violations: number
   fetches: number
   acked: number
@@ -70,7 +78,7 @@ export class MailboxService {
   private readonly sweepMs: number
   private sweepTimer: NodeJS.Timeout | undefined
   private started = false
-  private readonly counters = { deposits: 0, duplicates: 0, refusedFull: 0, rateLimited: 0, refusedAuth: 0, malformed: 0, violations: 0, fetches: 0, acked: 0 }
+  private readonly counters = { deposits: 0, duplicates: 0, refusedFull: 0, rateLimited: 0, refusedAuth: 0, malformed: 0, refusedTag: 0, violations: 0, fetches: 0, acked: 0 }
 
   constructor (private readonly components: MailboxServiceComponents, private readonly init: MailboxServiceInit) {
     this.protocol = init.protocol ?? MAILBOX_PROTOCOL
@@ -168,8 +176,15 @@ export class MailboxService {
       this.counters.rateLimited++
       return encodeResponse({ status: Status.RATE_LIMITED, reason: 'rate limited', retryAfterMs: wait })
     }
-    if (req.deposit != null) return this.deposit(req.deposit.tag, req.deposit.clientId, req.deposit.sealed)
-    if (req.batch != null) return this.depositBatch(req.batch.items)
+    if (req.deposit != null) {
+      const refused = depositProblem(req.deposit.tag, req.deposit.clientId, req.deposit.sealed) == null ? (await this.refusals([req.deposit.tag]))[0] : null
+      if (refused != null) {
+        this.counters.refusedTag++
+        return encodeResponse({ status: Status.REFUSED, reason: refused })
+      }
+      return this.deposit(req.deposit.tag, req.deposit.clientId, req.deposit.sealed)
+    }
+    if (req.batch != null) return this.depositBatch(req.batch.items, batchProblem(req.batch.items) == null ? await this.refusals(req.batch.items.map(i => i.tag)) : [])
     if (req.fetch != null) {
       const tags = await this.authenticate(req.fetch.auth, AuthOp.fetch, from)
       if (!Array.isArray(tags)) return tags
@@ -190,6 +205,13 @@ export class MailboxService {
     const deleted = this.db.ack(tags, ids, this.now())
     this.counters.acked += deleted
     return encodeResponse({ status: Status.OK, deleted })
+  }
+
+  /** Per tag: null (stored here) or why not (the `accept` policy; none: every tag). */
+  private async refusals (tags: readonly Uint8Array[]): Promise<Array<string | null>> {
+    if (this.init.accept == null) return tags.map(() => null)
+    const r = await this.init.accept(tags)
+    return tags.map((_, i) => r[i] ?? null)
   }
 
   private deposit (tag: Uint8Array, clientId: Uint8Array, sealed: Uint8Array): Uint8Array {
@@ -213,7 +235,7 @@ export class MailboxService {
   }
 
   /** A batch (spec §4 step 3b): whole-batch checks, then every item as a deposit, in one transaction. */
-  private depositBatch (items: Array<{ tag: Uint8Array, clientId: Uint8Array, sealed: Uint8Array }>): Uint8Array {
+  private depositBatch (items: Array<{ tag: Uint8Array, clientId: Uint8Array, sealed: Uint8Array }>, refused: Array<string | null>): Uint8Array {
     const problem = batchProblem(items)
     if (problem != null) {
       this.counters.malformed++
@@ -223,9 +245,13 @@ export class MailboxService {
     const good: number[] = []
     items.forEach((i, k) => {
       const p = depositProblem(i.tag, i.clientId, i.sealed)
+      const r = refused[k]
       if (p != null) {
         this.counters.malformed++
         results[k] = { status: Status.MALFORMED, reason: p, serverId: 0n, duplicate: false }
+      } else if (r != null) {
+        this.counters.refusedTag++
+        results[k] = { status: Status.REFUSED, reason: r, serverId: 0n, duplicate: false }
       } else {
         good.push(k)
       }

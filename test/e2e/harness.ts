@@ -136,6 +136,8 @@ export interface DaemonStartOptions {
   bootstrap?: string[]
   /** How long to wait for the ready line. @default 60000 */
   readyTimeoutMs?: number
+  /** Further `parley daemon` flags (e.g. --host-mail). */
+  extra?: string[]
 }
 
 /** One running `parley daemon` process. */
@@ -183,6 +185,7 @@ export async function startDaemon (home: string, opts: DaemonStartOptions = {}):
   const args = [CLI_MAIN, '--home', home, 'daemon', '--no-mdns']
   for (const l of opts.listen ?? ['/ip4/127.0.0.1/tcp/0']) args.push('--listen', l)
   for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b)
+  args.push(...(opts.extra ?? []))
   const child = spawn(process.execPath, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   let stdout = ''

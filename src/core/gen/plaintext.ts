@@ -245,6 +245,28 @@ export namespace Plaintext {
     value: string
   }
 
+  export interface PlaintextRouteMutualHintFieldEvent {
+    field: '$.route.mutual[].hint'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface PlaintextRouteMutualTagFieldEvent {
+    field: '$.route.mutual[].tag'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface PlaintextRouteHostingFieldEvent {
+    field: '$.route.hosting'
+    value: boolean
+  }
+
+  export interface PlaintextRouteHostTagFieldEvent {
+    field: '$.route.hostTag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Plaintext>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Plaintext.codec())
   }
@@ -253,7 +275,7 @@ export namespace Plaintext {
     return decodeMessage(buf, Plaintext.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Generator<PlaintextVersionFieldEvent | PlaintextIdFieldEvent | PlaintextTimestampFieldEvent | PlaintextContentFieldEvent | PlaintextProfileNameFieldEvent | PlaintextGroupFieldEvent | PlaintextSeqFieldEvent | PlaintextRouteTagFieldEvent | PlaintextRouteRelaysFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Plaintext>): Generator<PlaintextVersionFieldEvent | PlaintextIdFieldEvent | PlaintextTimestampFieldEvent | PlaintextContentFieldEvent | PlaintextProfileNameFieldEvent | PlaintextGroupFieldEvent | PlaintextSeqFieldEvent | PlaintextRouteTagFieldEvent | PlaintextRouteRelaysFieldEvent | PlaintextRouteMutualHintFieldEvent | PlaintextRouteMutualTagFieldEvent | PlaintextRouteHostingFieldEvent | PlaintextRouteHostTagFieldEvent> {
     return streamMessage(buf, Plaintext.codec(), opts)
   }
 }
@@ -261,6 +283,9 @@ export namespace Plaintext {
 export interface MailboxRoute {
   tag: Uint8Array<ArrayBuffer>
   relays: string[]
+  mutual: MutualHost[]
+  hosting: boolean
+  hostTag?: Uint8Array<ArrayBuffer>
 }
 
 export namespace MailboxRoute {
@@ -285,13 +310,32 @@ export namespace MailboxRoute {
           }
         }
 
+        if (obj.mutual != null && obj.mutual.length > 0) {
+          for (const value of obj.mutual) {
+            w.uint32(26)
+            MutualHost.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.hosting != null && obj.hosting !== false)) {
+          w.uint32(32)
+          w.bool(obj.hosting)
+        }
+
+        if (obj.hostTag != null) {
+          w.uint32(42)
+          w.bytes(obj.hostTag)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           tag: uint8ArrayAlloc(0),
-          relays: []
+          relays: [],
+          mutual: [],
+          hosting: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -312,6 +356,24 @@ export namespace MailboxRoute {
               obj.relays.push(reader.string())
               break
             }
+            case 3: {
+              if (opts.limits?.mutual != null && obj.mutual.length === opts.limits.mutual) {
+                throw new MaxLengthError('Decode error - repeated field "mutual" had too many elements')
+              }
+
+              obj.mutual.push(MutualHost.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.mutual$
+              }))
+              break
+            }
+            case 4: {
+              obj.hosting = reader.bool()
+              break
+            }
+            case 5: {
+              obj.hostTag = reader.bytes()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -322,7 +384,8 @@ export namespace MailboxRoute {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          relays: 0
+          relays: 0,
+          mutual: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -353,6 +416,38 @@ export namespace MailboxRoute {
 
               break
             }
+            case 3: {
+              if (opts.limits?.mutual != null && obj.mutual === opts.limits.mutual) {
+                throw new MaxLengthError('Streaming decode error - repeated field "mutual" had too many elements')
+              }
+
+              for (const evt of MutualHost.codec().stream(reader, reader.uint32(), `${prefix}.mutual[]`, {
+                limits: opts.limits?.mutual$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.mutual
+                }
+              }
+
+              obj.mutual++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.hosting`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.hostTag`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -376,6 +471,28 @@ export namespace MailboxRoute {
     value: string
   }
 
+  export interface MailboxRouteMutualHintFieldEvent {
+    field: '$.mutual[].hint'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MailboxRouteMutualTagFieldEvent {
+    field: '$.mutual[].tag'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface MailboxRouteHostingFieldEvent {
+    field: '$.hosting'
+    value: boolean
+  }
+
+  export interface MailboxRouteHostTagFieldEvent {
+    field: '$.hostTag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<MailboxRoute>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MailboxRoute.codec())
   }
@@ -384,7 +501,119 @@ export namespace MailboxRoute {
     return decodeMessage(buf, MailboxRoute.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRoute>): Generator<MailboxRouteTagFieldEvent | MailboxRouteRelaysFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxRoute>): Generator<MailboxRouteTagFieldEvent | MailboxRouteRelaysFieldEvent | MailboxRouteMutualHintFieldEvent | MailboxRouteMutualTagFieldEvent | MailboxRouteHostingFieldEvent | MailboxRouteHostTagFieldEvent> {
     return streamMessage(buf, MailboxRoute.codec(), opts)
+  }
+}
+
+export interface MutualHost {
+  hint: Uint8Array<ArrayBuffer>
+  tag: Uint8Array<ArrayBuffer>
+}
+
+export namespace MutualHost {
+  let _codec: Codec<MutualHost>
+
+  export const codec = (): Codec<MutualHost> => {
+    if (_codec == null) {
+      _codec = message<MutualHost>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.hint != null && obj.hint.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.hint)
+        }
+
+        if ((obj.tag != null && obj.tag.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.tag)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          hint: uint8ArrayAlloc(0),
+          tag: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.hint = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.tag = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.hint`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.tag`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MutualHostHintFieldEvent {
+    field: '$.hint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MutualHostTagFieldEvent {
+    field: '$.tag'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<MutualHost>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MutualHost.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MutualHost>): MutualHost {
+    return decodeMessage(buf, MutualHost.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MutualHost>): Generator<MutualHostHintFieldEvent | MutualHostTagFieldEvent> {
+    return streamMessage(buf, MutualHost.codec(), opts)
   }
 }
