@@ -155,6 +155,8 @@ describe('groups on real nodes', { timeout: 600_000 }, () => {
     await b.sendGroup(g.groupId, 'me too')
     await until(async () => (await b.groupMessages(g.groupId)).some(m => m.text === 'still here'), 60_000, 'honest message at b')
     await until(async () => (await a.groupMessages(g.groupId)).some(m => m.text === 'me too'), 60_000, 'honest message at a')
+    // and the mesh is theirs: a and b graft each other (the heartbeat fills the mesh from peers scored >= 0)
+    await until(() => a.internals.net.groups.meshPeers(topic).includes(b.peerId) && b.internals.net.groups.meshPeers(topic).includes(a.peerId), 60_000, 'a and b in each other\'s mesh')
     // the c's outbox has drained (the forged entries reached a and b and were refused)
     await until(async () => (await c.internals.store.read(tx => tx.groups.groupOutboxFor(a.peerId, 10))).length === 0, 60_000, 'forged entries delivered')
     for (const n of [a, b]) {
