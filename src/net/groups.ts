@@ -68,7 +68,7 @@ const PENALTY_STEP = 10
 const PENALTY_HALF_LIFE_MS = 60_000
 /**
  * Score thresholds (gossipsub v1.1 §Score Thresholds). n rejections of what a peer sent cost it
- * 2·n² (P4) + 10·n (P5): 3 put it below the gossip threshold, 4 below the publish threshold, 5 below
+ * 2·n² (P4) + 10·n (P5): 2 put it below the gossip threshold, 3 below the publish threshold, 5 below
  * the graylist threshold (-100); any negative score keeps it out of the mesh.
  */
 export const GROUP_SCORE_THRESHOLDS = { gossipThreshold: -20, publishThreshold: -40, graylistThreshold: -80, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 }
