@@ -8,12 +8,18 @@
  * - StrictSign: every message carries its origin PeerId, a sequence number and the origin's
  *   signature; unsigned or anonymous messages are dropped by gossipsub before the validator runs.
  * - Size cap: frames above `maxMessageBytes` are rejected before the callback sees them.
- * - Per-origin rate limit (token bucket): beyond it a message is rejected when the origin itself
- *   forwarded it, ignored when it arrives through someone else (who may not have seen the burst).
+ * - Per-origin rate limit (token bucket): beyond it a message is ignored; the origin is charged the
+ *   application penalty when it sent the message itself (not when it arrives through someone else,
+ *   who may not have seen the burst). Never a Reject: that would cost honest forwarders P4.
  * - Peer scoring: P4 (invalid deliveries) on every subscribed topic plus an application score (P5)
- *   that sinks with every rejection and rate-limit hit, so a flooding or invalid-publishing peer
- *   drops below the gossip, publish and graylist thresholds: it is pruned from the mesh and its RPCs
- *   are ignored (gossipsub v1.1 §Peer Scoring).
+ *   that sinks with every rejection and every rate-limit hit of the origin itself, so a flooding or
+ *   invalid-publishing peer drops below the gossip, publish and graylist thresholds: its RPCs are
+ *   ignored and the next heartbeat prunes it from the mesh (gossipsub v1.1 §Peer Scoring).
+ * - Prompt scoring: gossipsub 17.1.1 caches a peer's score for one heartbeat and nothing in it drops
+ *   that cache when a message is rejected; it also waves up to 128 RPCs / 1 s of a peer whose score
+ *   was >= 0 through without looking at the score. Every charge here therefore drops both for the
+ *   peer (`rescore`), so its next RPC is judged on the score with the charge in it
+ *   (docs/PROTOCOL.md Part 5 §8).
  */
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -60,7 +66,11 @@ export const DEFAULT_GROUP_TRANSPORT: Required<GroupTransportOptions> = {
 /** Application penalty per rejected message / rate-limit hit; decays by half every PENALTY_HALF_LIFE_MS. */
 const PENALTY_STEP = 10
 const PENALTY_HALF_LIFE_MS = 60_000
-/** Score thresholds (gossipsub v1.1 §Score Thresholds): graylisted after ~9 rejections. */
+/**
+ * Score thresholds (gossipsub v1.1 §Score Thresholds). n rejections of what a peer sent cost it
+ * 2·n² (P4) + 10·n (P5): 2 put it below the gossip threshold, 3 below the publish threshold, 5 below
+ * the graylist threshold (-100); any negative score keeps it out of the mesh.
+ */
 export const GROUP_SCORE_THRESHOLDS = { gossipThreshold: -20, publishThreshold: -40, graylistThreshold: -80, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 }
 
 export interface GroupTransportStats {
@@ -81,9 +91,9 @@ export interface GroupTransport {
   meshPeers: (topic: string) => string[]
   /** Peers known to subscribe to the topic. */
   subscribers: (topic: string) => string[]
-  /** The gossipsub score of a peer (negative: misbehaving). */
+  /** The gossipsub score of a peer, computed now (negative: misbehaving; GROUP_SCORE_THRESHOLDS say what follows). */
   score: (peerId: string) => number
-  /** Our application penalty of a peer (rejections and rate-limit hits it forwarded; decays; fed to gossipsub as P5). */
+  /** Our application penalty of a peer (rejections of what it sent, its own messages over the rate; decays; fed to gossipsub as P5). */
   penalty: (peerId: string) => number
   stats: () => GroupTransportStats
 }
@@ -128,7 +138,12 @@ function fastId (b: Uint8Array | undefined): string {
   return b == null ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
 }
 
-/** Topic score parameters: only P4 (invalid message deliveries) matters for Parley groups. */
+/**
+ * Topic score parameters: only P4 (invalid message deliveries) matters for Parley groups. Its counter
+ * decays slowly (x0.99 per second, half-life ~69 s, like P5's 60 s): a peer graylisted for invalid
+ * messages stays below the threshold for about 15 s and negative for minutes, not for ~2 s as with a
+ * fast decay (gossipsub v1.1 §Guidelines for Tuning the Scoring Function: P4 should be sticky).
+ */
 function topicParams (): Record<string, number> {
   return {
     topicWeight: 1,
@@ -147,7 +162,7 @@ function topicParams (): Record<string, number> {
     meshFailurePenaltyWeight: 0,
     meshFailurePenaltyDecay: 0.5,
     invalidMessageDeliveriesWeight: -2,
-    invalidMessageDeliveriesDecay: 0.9
+    invalidMessageDeliveriesDecay: 0.99
   }
 }
 
@@ -191,6 +206,28 @@ export class GroupPubsub implements GroupTransport {
     return ok
   }
 
+  /** One application penalty for `peer`, effective at once. */
+  private charge (peer: string): void {
+    this.punish(peer)
+    this.rescore(peer)
+  }
+
+  /**
+   * Makes gossipsub judge `peer` on its current score from now on. gossipsub 17.1.1 keeps a computed
+   * score for `heartbeatInterval` ms (PeerScore.scoreCache, invalidated by nothing but time) and lets
+   * a peer whose score was >= 0 through `acceptFrom` for 128 RPCs or 1 s without a score check
+   * (the private acceptFromWhitelist). Without this, a peer flooding garbage within one heartbeat
+   * keeps its pre-flood score 0: it is neither graylisted nor pruned until the next heartbeat after
+   * the cache runs out. Dropping both entries is safe: they are caches, gossipsub refills them.
+   */
+  private rescore (peer: string): void {
+    const ps = this.ps
+    if (ps == null) return
+    ps.score.scoreCache.delete(peer)
+    const wl = (ps as { acceptFromWhitelist?: unknown }).acceptFromWhitelist
+    if (wl instanceof Map) wl.delete(peer)
+  }
+
   /** Called once libp2p is created: binds the gossipsub instance. */
   attach (ps: unknown): void {
     this.ps = ps as GroupSub
@@ -210,7 +247,11 @@ export class GroupPubsub implements GroupTransport {
       const origin = msg.from.toString()
       if (!this.take(origin)) {
         this.counts.rateLimited++
-        return origin === viaStr ? 'reject' : 'ignore'
+        // Ignored, never rejected: gossipsub counts a rejected message as an invalid delivery (P4)
+        // against EVERY peer that delivered a copy, and honest members forward the flooder's (valid)
+        // messages while their own bucket for it still has tokens. The flooder pays through P5 alone.
+        if (origin === viaStr) this.charge(viaStr)
+        return 'ignore'
       }
       const fn = this.validator
       if (fn == null) return 'ignore'
@@ -223,7 +264,7 @@ export class GroupPubsub implements GroupTransport {
     const v = await verdict()
     if (v === 'reject') {
       this.counts.rejected++
-      this.punish(viaStr)
+      this.charge(viaStr)
       return TopicValidatorResult.Reject
     }
     if (v === 'ignore') {
@@ -273,7 +314,11 @@ export class GroupPubsub implements GroupTransport {
   }
 
   score (peerId: string): number {
-    return this.ps?.score.score(peerId) ?? 0
+    const ps = this.ps
+    if (ps == null) return 0
+    // computed now, not the value cached at the last heartbeat (see rescore)
+    ps.score.scoreCache.delete(peerId)
+    return ps.score.score(peerId)
   }
 
   stats (): GroupTransportStats {
@@ -290,5 +335,5 @@ interface GroupSub {
   publish: (topic: string, data: Uint8Array) => Promise<{ recipients: PeerId[] }>
   getMeshPeers: (topic: string) => string[]
   getSubscribers: (topic: string) => PeerId[]
-  score: { params: { topics: Record<string, unknown> }, score: (peerId: string) => number }
+  score: { params: { topics: Record<string, unknown> }, score: (peerId: string) => number, scoreCache: Map<string, unknown> }
 }

@@ -11,7 +11,7 @@ import type { IdentityKeyPair } from '../../src/crypto/identity.js'
 import { signWithIdentity } from '../../src/crypto/keys.js'
 import { concatBytes, fromHex } from '../../src/crypto/bytes.js'
 import * as mpb from '../../src/groups/gen/membership.js'
-import { ed25519PublicKeyOfPeerId } from '../../src/net/index.js'
+import { ed25519PublicKeyOfPeerId, GROUP_SCORE_THRESHOLDS } from '../../src/net/index.js'
 
 const FAST = { groups: { syncMs: 1000, tickMs: 200, retryBaseMs: 200, retryMaxMs: 2000 } }
 
@@ -81,18 +81,31 @@ describe('groups on real nodes', { timeout: 600_000 }, () => {
     await assert.rejects(nodes[2]!.removeGroupMember(g.groupId, nodes[1]!.peerId), { code: 'ERR_GROUP_PERMISSION' })
   })
 
-  it('a malicious member: garbage, forged membership changes and a flood are refused; the others go on', async () => {
+  it('malicious members: forgeries and a flood are refused; the flooder and a garbage publisher are graylisted and pruned; the others go on', async () => {
     const [a, b, c] = nodes as [ParleyNode, ParleyNode, ParleyNode]
-    const g = await a.createGroup('guarded', { members: [b.peerId, c.peerId] })
-    for (const n of [a, b, c]) await until(async () => (await groupAt(n, g.groupId))?.members.length === 3, 60_000)
+    // mo publishes garbage; a node of its own (stopped at the end) so that its graylisting stays here
+    const mo = await startNode('mo', FAST)
+    await connectPair(a, mo)
+    const g = await a.createGroup('guarded', { members: [b.peerId, c.peerId, mo.peerId] })
+    const all = [a, b, c, mo]
+    for (const n of all) await until(async () => (await groupAt(n, g.groupId))?.members.length === 4, 60_000)
     await b.sendGroup(g.groupId, 'before')
-    for (const n of [a, b, c]) await until(async () => (await n.groupMessages(g.groupId)).length === 1, 60_000)
+    for (const n of all) await until(async () => (await n.groupMessages(g.groupId)).length === 1, 60_000)
     const topic = c.internals.groups!.topicOf(g.groupId)
     assert.ok(topic != null)
+    // both offenders talk to both honest members directly (so each honest member judges them itself)
+    for (const bad of [c, mo]) await until(() => [a.peerId, b.peerId].every(p => bad.internals.net.groups.subscribers(topic).includes(p)), 60_000, 'offender connected to a and b')
     const rejectedBefore = a.internals.net.groups.stats().rejected + b.internals.net.groups.stats().rejected
-    // 1. garbage on the topic, signed by c's libp2p key (a member)
-    for (let i = 0; i < 5; i++) await c.internals.net.groups.publish(topic, crypto.getRandomValues(new Uint8Array(200)))
-    // 2. forged membership changes sent over c's real pairwise sessions
+    // gossipsub scoring (issue 5): at an honest member `n`, `bad` went below the graylist threshold (its
+    // RPCs are ignored while it is: a flooder then earns nothing more and floats back up from just below
+    // the threshold within seconds, so the crossing is recorded when seen) and is out of the group
+    // topic's mesh (the heartbeat prunes a negative score; P5 keeps it negative for minutes)
+    const graylisted = new Set<string>()
+    const judged = (n: ParleyNode, bad: ParleyNode): boolean => {
+      if (n.internals.net.groups.score(bad.peerId) < GROUP_SCORE_THRESHOLDS.graylistThreshold) graylisted.add(`${n.peerId} ${bad.peerId}`)
+      return graylisted.has(`${n.peerId} ${bad.peerId}`) && !n.internals.net.groups.meshPeers(topic).includes(bad.peerId)
+    }
+    // 1. forged membership changes sent over c's real pairwise sessions
     const ci = await identityOf(c)
     const log = await c.internals.store.read(tx => tx.groups.listLog(g.groupId))
     const st = { groupId: g.groupId, head: '', height: log.length - 1 }
@@ -104,19 +117,51 @@ describe('groups on real nodes', { timeout: 600_000 }, () => {
     for (const entry of [promote, removeB, asAna]) {
       for (const p of [a.peerId, b.peerId]) await c.internals.groups!.sendRawControl(p, g.groupId, { entry: { entry, addrs: [] } })
     }
-    // 3. a flood of (valid) messages, far above the per-peer rate
+    // 2. c floods: 150 valid messages through its node (on a loaded machine these may trickle out
+    // slower than the rate limit), then bursts of its own published messages straight on the topic,
+    // signed and sequenced afresh by its gossipsub (the rate limit comes before any validation), until
+    // both honest members have judged it
     const flood = Array.from({ length: 150 }, async (_, i) => await c.sendGroup(g.groupId, `flood ${i}`))
     await Promise.all(flood)
-    // the honest members go on
+    let t0 = Date.now()
+    const wires = (await c.internals.store.read(tx => tx.groups.listGroupMessages(g.groupId))).filter(m => m.sender === c.internals.groups!.me).map(m => m.wire)
+    assert.ok(wires.length >= 150)
+    let bursts = 0
+    await until(async () => {
+      if (judged(a, c) && judged(b, c)) return true
+      if (bursts < 40) {
+        bursts++
+        await Promise.all(wires.slice(0, 100).map(async w => await c.internals.net.groups.publish(topic, w)))
+      }
+      return false
+    }, 60_000, 'the flooder graylisted and pruned at a and b')
+    const tFlood = Date.now() - t0
+    assert.ok(a.internals.net.groups.stats().rateLimited > 0 && b.internals.net.groups.stats().rateLimited > 0, 'the flood hit the rate limit at a and b')
+    // 3. mo publishes garbage on the topic, signed with its libp2p key (a member's), until judged
+    let garbage = 0
+    t0 = Date.now()
+    await until(async () => {
+      if (judged(a, mo) && judged(b, mo)) return true
+      if (garbage < 40) { garbage++; await mo.internals.net.groups.publish(topic, crypto.getRandomValues(new Uint8Array(200))) }
+      return false
+    }, 60_000, 'the garbage publisher graylisted and pruned at a and b')
+    const tGarbage = Date.now() - t0
+    // the PRUNEs reached the offenders: neither keeps an honest member in its mesh
+    for (const bad of [c, mo]) await until(() => !bad.internals.net.groups.meshPeers(topic).some(p => p === a.peerId || p === b.peerId), 60_000, 'offender told it was pruned')
+    const show = (bad: ParleyNode): string => [a, b].map(n => Math.round(n.internals.net.groups.score(bad.peerId))).join(' / ')
+    console.log(`# flooder judged ${tFlood} ms after its flood, ${bursts} extra bursts of 100 (score at a / b ${show(c)}); garbage publisher after ${garbage} messages, ${tGarbage} ms (score ${show(mo)})`)
+    // the honest members go on, and score each other well
     await a.sendGroup(g.groupId, 'still here')
     await b.sendGroup(g.groupId, 'me too')
     await until(async () => (await b.groupMessages(g.groupId)).some(m => m.text === 'still here'), 60_000, 'honest message at b')
     await until(async () => (await a.groupMessages(g.groupId)).some(m => m.text === 'me too'), 60_000, 'honest message at a')
+    // and the mesh is theirs: a and b graft each other (the heartbeat fills the mesh from peers scored >= 0)
+    await until(() => a.internals.net.groups.meshPeers(topic).includes(b.peerId) && b.internals.net.groups.meshPeers(topic).includes(a.peerId), 60_000, 'a and b in each other\'s mesh')
     // the c's outbox has drained (the forged entries reached a and b and were refused)
     await until(async () => (await c.internals.store.read(tx => tx.groups.groupOutboxFor(a.peerId, 10))).length === 0, 60_000, 'forged entries delivered')
     for (const n of [a, b]) {
       const info = (await groupAt(n, g.groupId))!
-      assert.equal(info.members.length, 3, 'nobody was removed')
+      assert.equal(info.members.length, 4, 'nobody was removed')
       assert.ok(info.members.some(m => m.peerId === b.peerId))
       assert.equal(info.members.find(m => m.peerId === c.peerId)!.role, 'member', 'c did not become admin')
       assert.equal(info.epoch, 0)
@@ -124,14 +169,19 @@ describe('groups on real nodes', { timeout: 600_000 }, () => {
       assert.ok(!(await n.groupMessages(g.groupId)).some(m => m.text.length === 0), 'no garbage shown')
     }
     const rejectedAfter = a.internals.net.groups.stats().rejected + b.internals.net.groups.stats().rejected
-    assert.ok(rejectedAfter - rejectedBefore >= 5, 'garbage and flood excess rejected by the validator')
-    assert.ok(a.internals.net.groups.stats().rateLimited + b.internals.net.groups.stats().rateLimited > 0, 'the flood hit the rate limit')
-    // c is charged for what it forwarded that was refused (the application penalty gossipsub scores
-    // as P5). Known gap (stop 7 note): gossipsub's own score() of c read 0 at both honest members in
-    // some runs even while this penalty was high, so the score is logged here, not asserted.
-    const penalty = Math.max(a.internals.net.groups.penalty(c.peerId), b.internals.net.groups.penalty(c.peerId))
-    assert.ok(penalty > 0, `c was penalised by an honest member (penalty ${penalty})`)
-    console.log(`# c's gossipsub score at a ${a.internals.net.groups.score(c.peerId)}, at b ${b.internals.net.groups.score(c.peerId)}; penalty ${penalty}`)
+    assert.ok(rejectedAfter - rejectedBefore >= 5, 'garbage rejected by the validator')
+    // both offenders are charged (P5, half-life 60 s) and stay out of the mesh (a negative score is never
+    // grafted); the honest members owe nothing and score each other >= 0
+    for (const [n, other] of [[a, b], [b, a]] as const) {
+      for (const bad of [c, mo]) {
+        assert.ok(n.internals.net.groups.penalty(bad.peerId) > 0, 'offender penalised')
+        assert.ok(n.internals.net.groups.score(bad.peerId) < 0, 'offender still scored negative')
+        assert.ok(!n.internals.net.groups.meshPeers(topic).includes(bad.peerId), 'offender still out of the mesh')
+      }
+      assert.equal(n.internals.net.groups.penalty(other.peerId), 0, 'no penalty for an honest member')
+      assert.ok(n.internals.net.groups.score(other.peerId) >= 0, `honest member scored ${n.internals.net.groups.score(other.peerId)}`)
+    }
+    await mo.stop()
   })
 
   it('removal: the removed member keeps its history and can read nothing new', async () => {

@@ -227,8 +227,16 @@ describe('group chats between five real daemons', { skip, timeout: 1_200_000 }, 
         return ts.length > 0 ? ts : undefined
       }, POLL)
       for (const topic of topics) mallory.subscribe(topic)
+      // mallory's heartbeat grafts the members it dialed (a member scoring it 0 accepts the GRAFT)
+      const dialed = (['bob', 'carol', 'dave'] as const).map((n) => peerId(n))
+      await waitFor('bob, carol and dave in mallory\'s mesh', () => topics.every((tp) => dialed.every((p) => mallory.meshPeers(tp).includes(p))) ? true : undefined, POLL)
       const warm = await send('carol', 'carol before mallory speaks')
       await allHave(NAMES, [warm.id], 'carol\'s message before mallory speaks')
+      const out = (): boolean => topics.every((tp) => !mallory.meshPeers(tp).some((p) => dialed.includes(p)))
+      const tStart = Date.now()
+      let outAt = -1
+      const sampler = setInterval(() => { if (outAt < 0 && out()) outAt = Date.now() - tStart }, 50)
+      sampler.unref()
       let published = 0
       for (const topic of topics) {
         for (let i = 0; i < 300; i++) published += await mallory.publish(topic, randomBytes(1 + (i * 131) % 3000)).catch(() => 0)
@@ -236,6 +244,14 @@ describe('group chats between five real daemons', { skip, timeout: 1_200_000 }, 
       }
       t.diagnostic(`mallory published ${published} copies; captured ${mallory.captured.length} real messages to replay`)
       assert.ok(published > 0, 'mallory reached at least one member')
+      // peer scoring (PROTOCOL.md Part 5 §8): bob, carol and dave graylisted mallory and pruned it from the
+      // topic's mesh; their PRUNEs reach mallory, whose own mesh loses them (within the 60 s PRUNE backoff,
+      // before its gossipsub may GRAFT again; a GRAFT to a member that graylists it is ignored unanswered,
+      // so mallory's mesh may keep such a member: the three it had grafted before are what is checked)
+      const tEnd = Date.now() - tStart
+      await waitFor('bob, carol and dave to prune mallory', () => out() ? true : undefined, { timeoutMs: 50_000, intervalMs: 250 })
+      clearInterval(sampler)
+      t.diagnostic(`bob, carol and dave had left mallory's mesh ${outAt < 0 ? Date.now() - tStart : outAt} ms after its first garbage (its publishing took ${tEnd} ms)`)
       const probe = await send('erin', 'fine after mallory')
       const views = await allHave(NAMES, [probe.id], 'erin\'s probe after mallory')
       for (const [i, n] of NAMES.entries()) {

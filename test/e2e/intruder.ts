@@ -62,6 +62,12 @@ export class Intruder {
     return [...(this.announced.get(peerId) ?? [])]
   }
 
+  /** The peers in our own gossipsub mesh for `topic` (a peer that PRUNEd us is no longer in it). */
+  meshPeers (topic: string): string[] {
+    // the GossipSub class has it; the exported interface type does not list it
+    return (this.node.services.pubsub as unknown as { getMeshPeers: (t: string) => string[] }).getMeshPeers(topic)
+  }
+
   /** Publishes `data` on `topic`, signed with the intruder's own key; resolves with how many peers got it. */
   async publish (topic: string, data: Uint8Array): Promise<number> {
     const r = await this.node.services.pubsub.publish(topic, data)
