@@ -1009,7 +1009,7 @@ export class GroupManager {
     try {
       // nobody subscribed yet (mesh still forming, everyone offline): stays queued, published again on
       // the next tick; members who miss it anyway get it through summaries (Part 5 §10)
-      if ((await this.ctx.net.groups.publish(g.topic, m.wire)).recipients === 0) return m
+      if ((await this.ctx.net.groups.publish(g.topic, m.wire, { signal: this.ctx.life.signal })).recipients === 0) return m
     } catch {
       return m
     }

@@ -63,6 +63,12 @@ export const DEFAULT_GROUP_TRANSPORT: Required<GroupTransportOptions> = {
   heartbeatMs: 700
 }
 
+/**
+ * Our own publications are paced to this fraction of the receivers' rate limit (sustained and burst), so
+ * an honest member publishing a backlog (messages queued while nobody was subscribed) is never charged
+ * as a flooder by the others' buckets (Part 5 §8). Publishing then waits for a token.
+ */
+const SEND_PACE = 0.75
 /** Application penalty per rejected message / rate-limit hit; decays by half every PENALTY_HALF_LIFE_MS. */
 const PENALTY_STEP = 10
 const PENALTY_HALF_LIFE_MS = 60_000
@@ -166,6 +172,16 @@ function topicParams (): Record<string, number> {
   }
 }
 
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => { signal?.removeEventListener('abort', stop); resolve() }
+    const t = setTimeout(done, ms)
+    const stop = (): void => { clearTimeout(t); reject(signal?.reason ?? new Error('aborted')) }
+    signal?.addEventListener('abort', stop, { once: true })
+  })
+}
+
 export class GroupPubsub implements GroupTransport {
   private validator: GroupValidator | null = null
   private readonly buckets = new Map<string, Bucket>()
@@ -173,6 +189,9 @@ export class GroupPubsub implements GroupTransport {
   private readonly counts: GroupTransportStats = { accepted: 0, rejected: 0, ignored: 0, rateLimited: 0 }
   private readonly o: Required<GroupTransportOptions>
   private ps: GroupSub | null = null
+  /** Our own publication bucket (SEND_PACE) and the queue of publications waiting for a token. */
+  private readonly pace = { tokens: -1, at: 0 }
+  private paceTail: Promise<void> = Promise.resolve()
 
   constructor (opts: GroupTransportOptions = {}) {
     this.o = { ...DEFAULT_GROUP_TRANSPORT, ...opts }
@@ -297,8 +316,27 @@ export class GroupPubsub implements GroupTransport {
   async publish (topic: string, data: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<{ recipients: number }> {
     options.signal?.throwIfAborted()
     if (data.byteLength > this.o.maxMessageBytes) throw new NetStateError('group message too large')
+    await this.paced(options.signal)
     const r = await this.pubsub.publish(topic, data)
     return { recipients: r.recipients.length }
+  }
+
+  /** Waits, in call order, until our own bucket has a token (SEND_PACE of the receivers' limit). */
+  private async paced (signal?: AbortSignal): Promise<void> {
+    const rate = this.o.ratePerSecond * SEND_PACE
+    const burst = Math.max(1, Math.floor(this.o.rateBurst * SEND_PACE))
+    const turn = this.paceTail.then(async () => {
+      for (;;) {
+        signal?.throwIfAborted()
+        const now = Date.now()
+        this.pace.tokens = this.pace.tokens < 0 ? burst : Math.min(burst, this.pace.tokens + (now - this.pace.at) / 1000 * rate)
+        this.pace.at = now
+        if (this.pace.tokens >= 1) { this.pace.tokens -= 1; return }
+        await sleep(Math.ceil((1 - this.pace.tokens) / rate * 1000), signal)
+      }
+    })
+    this.paceTail = turn.catch(() => {})
+    await turn
   }
 
   setValidator (fn: GroupValidator | null): void {
