@@ -187,6 +187,13 @@ export class Inbound {
       if (contact == null) return reject('receipt from a stranger')
       const kind = pt.content.receipt.kind === 'READ' ? 'read' : 'delivered'
       const ids = pt.content.receipt.ids.map(i => toHex(i))
+      // A DELIVERED receipt only advances our receiving chain and moves statuses forward: a deferred
+      // unit (no fsync of its own). Nothing derived from this state leaves before the next full unit,
+      // which makes this one durable too (WAL order); a power cut before that rolls back only the
+      // receipt, and the message's outbox entry (removed here) re-sends it: the peer answers DUPLICATE
+      // and seals a new receipt (src/store/README.md, "Durability per unit"). READ receipts (not
+      // re-sent) and units that consume a prekey (X3DH §3.4) stay full.
+      const durability = kind === 'delivered' && consumedOt == null && consumedKy == null ? 'deferred' : 'full'
       const events = await ctx.store.write((tx) => {
         tx.putSession(from, recordBytes)
         noteReceived(tx, from, undefined, pt.route) // issue 4: the peer's mailbox route
@@ -202,7 +209,7 @@ export class Inbound {
           if (after != null && after.status !== before?.status) ev.push({ id, status: after.status })
         }
         return ev
-      })
+      }, { durability })
       for (const e of events) ctx.emitStatus(from, e.id, e.status)
     }
     if (consumedOt != null || consumedKy != null) ctx.bg(this.onPreKeysUsed())
