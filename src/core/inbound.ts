@@ -19,6 +19,16 @@ import type { AckStatus, Envelope } from '../net/index.js'
 
 type AckResult = { status: AckStatus, reason?: string }
 
+/**
+ * The status events of a receipt's status change. A receipt can overtake the Ack of its own message
+ * (pipelined streams): a still `queued` (or `failed`) message then also reports `sent` first, so
+ * listeners always see queued -> sent -> delivered -> read in order.
+ */
+function statusSteps (id: string, before: MessageStatus | undefined, after: MessageStatus): Array<{ id: string, status: MessageStatus }> {
+  const skipped = (before === 'queued' || before === 'failed') && (after === 'delivered' || after === 'read')
+  return skipped ? [{ id, status: 'sent' }, { id, status: after }] : [{ id, status: after }]
+}
+
 export class Inbound {
   private readonly lastBundleTo = new Map<string, number>()
   /** issue 5: receives group control messages (GroupManager.onControl); set by node.ts. */
@@ -206,7 +216,7 @@ export class Inbound {
           // addReceipt checks the message is ours and belongs to this conversation, and removes the outbox entry
           if (!tx.addReceipt({ messageId: id, kind, at: now, fromPeerId: from })) continue
           const after = tx.getMessage(id)
-          if (after != null && after.status !== before?.status) ev.push({ id, status: after.status })
+          if (after != null && after.status !== before?.status) ev.push(...statusSteps(id, before?.status, after.status))
         }
         return ev
       }, { durability })
@@ -353,7 +363,7 @@ export class Inbound {
               const before = tx.getMessage(rid)
               if (!tx.addReceipt({ messageId: rid, kind, at: now, fromPeerId: from })) continue
               const after = tx.getMessage(rid)
-              if (after != null && after.status !== before?.status) statuses.push({ id: rid, status: after.status })
+              if (after != null && after.status !== before?.status) statuses.push(...statusSteps(rid, before?.status, after.status))
             }
           }
           noteReceived(tx, from, recvSeq, route, skips)

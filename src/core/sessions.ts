@@ -71,6 +71,8 @@ export class Sessions {
     const peerId = contact.peerId
     let bytes: Uint8Array | null = null
     let firstErr: unknown
+    // warm-up: the DM stream opens while the bundle is fetched, so the first message need not wait for it
+    ctx.net.sendEnvelopes(peerId, [], { addrs: contact.addresses, signal }).catch(() => {})
     try {
       bytes = await ctx.net.fetchBundle(peerId, { addrs: contact.addresses, signal })
     } catch (err) {
