@@ -582,6 +582,8 @@ class SqliteTx implements WriteTx {
     this.#w()
     checkId('peerId', peerId)
     if (!Number.isSafeInteger(keep) || keep < 0) throw new StoreInputError('keep must be a non-negative integer')
+    // the common case (called after every sealed receipt): under the cap, an index count and no DELETE
+    if (Number(this.#get('SELECT COUNT(*) AS n FROM receipt_outbox WHERE peer_id = ?', peerId)?.n ?? 0) <= keep) return 0
     return this.#run(`DELETE FROM receipt_outbox WHERE peer_id = ? AND rowid NOT IN
       (SELECT rowid FROM receipt_outbox WHERE peer_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)`, peerId, peerId, keep)
   }
