@@ -3,8 +3,9 @@
  * envelopes to the peer's FIFO synchronously, so the frames of one call stay in call order and
  * calls are written in the order they were made. Frames are pipelined under a byte window; the
  * receiver answers one Ack per Envelope in order, so each ack must carry the id of the oldest
- * unacknowledged frame. The stream is opened lazily, reused, closed after an idle period, and
- * re-opened when it dies or a better (unlimited) connection to the peer appears. A frame lost to a
+ * unacknowledged frame. The stream is opened lazily (or ahead of the first frame by warm()), reused,
+ * closed after an idle period, and re-opened when it dies or a better (unlimited) connection to the
+ * peer appears. A frame lost to a
  * dead transport is re-sent once on a fresh stream (receivers de-duplicate by id).
  */
 import type { Connection, Stream } from '@libp2p/interface'
