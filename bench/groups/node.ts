@@ -137,10 +137,10 @@ async function parleyNode (h: Home, name: string, signal?: AbortSignal): Promise
   return await createParleyNode({ home: h.home, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, allowLoopbackFlood: true, ...(signal != null ? { signal } : {}) })
 }
 
-/** Durations of calls to one method, collected while `on`. */
-interface PhaseSink { on: boolean, ms: number[] }
+/** Durations of calls to one method, collected while `on`; `deferred`: how many were store units without an fsync of their own. */
+interface PhaseSink { on: boolean, ms: number[], deferred: number }
 
-function newSink (): PhaseSink { return { on: false, ms: [] } }
+function newSink (): PhaseSink { return { on: false, ms: [], deferred: 0 } }
 
 /** Wraps `obj[method]` (an async method) so that each call's duration lands in `sink` while it is on. */
 function timeMethod (obj: object, method: string, sink: PhaseSink): void {
@@ -153,14 +153,18 @@ function timeMethod (obj: object, method: string, sink: PhaseSink): void {
     try {
       return await bound(...args)
     } finally {
-      if (sink.on) sink.ms.push(performance.now() - t0)
+      if (sink.on) {
+        sink.ms.push(performance.now() - t0)
+        // store.write(fn, { durability: 'deferred' }): committed without its own fsync (src/store/README.md)
+        if ((args[1] as { durability?: string } | undefined)?.durability === 'deferred') sink.deferred++
+      }
     }
   }
 }
 
 /**
- * Times a node's durable store units (every write goes through `store.write`: BEGIN IMMEDIATE … COMMIT,
- * synchronous=FULL) and its envelope exchanges (`net.sendEnvelopes`: stream open, frames, the peer's
+ * Times a node's store units (every write goes through `store.write`: BEGIN IMMEDIATE … COMMIT, with
+ * an fsync unless the unit is deferred bookkeeping, src/store/README.md) and its envelope exchanges (`net.sendEnvelopes`: stream open, frames, the peer's
  * handler, acks) — in the real path, without changing the node.
  */
 function instrument (node: ParleyNode, sinks: { sqlite: PhaseSink, exchanges: PhaseSink, bundles?: PhaseSink }): void {
@@ -317,6 +321,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     }
     const rtts = rtP.perRound.flat()
     const unitsPerRt = sqlite.ms.length / rtts.length
+    const fullPerRt = (sqlite.ms.length - sqlite.deferred) / rtts.length
     const sqliteUnitP50 = percentile(sqlite.ms, 50)
     const sqlitePerRt = sqlite.ms.reduce((a, b) => a + b, 0) / rtts.length
     const rttMean = rtts.reduce((a, b) => a + b, 0) / rtts.length
@@ -329,7 +334,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     const exchangeMsPerRt = exchanges.ms.reduce((a, b) => a + b, 0) / rtts.length
     const cpuPerRt = rtP.cpuMs / rtP.ops
     const cpuPerEcho = rtB.cpuMs / rtB.ops
-    const breakdown = `per round trip (mean ${ms(rttMean)} ms): SQLite ${unitsPerRt.toFixed(1)} units x p50 ${ms(sqliteUnitP50)} ms = ${ms(sqlitePerRt)} ms (timed in the path); ` +
+    const breakdown = `per round trip (mean ${ms(rttMean)} ms): SQLite ${unitsPerRt.toFixed(1)} units (${fullPerRt.toFixed(1)} full = fsync'd, ${(unitsPerRt - fullPerRt).toFixed(1)} deferred) x p50 ${ms(sqliteUnitP50)} ms = ${ms(sqlitePerRt)} ms (timed in the path); ` +
       `Double Ratchet encrypt+decrypt x2 (message, receipt) ${cryptoPerRt == null ? 'n/a' : ms(cryptoPerRt)} ms; ` +
       `network 2 exchanges ~ ${ms(networkPerRt)} ms (one-stream echo p50 ${ms(echoPersist50)} ms; fresh-stream echo p50 ${ms(echoFresh50)} ms); ` +
       `rest (protobuf, outbox bookkeeping, event loop, locks) ${ms(other)} ms. ` +
@@ -338,7 +343,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     log?.(`node: breakdown: ${breakdown}`)
 
     const figures: Figure[] = []
-    const rttNote = `${MESSAGE_BYTES} B text; parley = send(wait) until the encrypted delivery receipt is back (${unitsPerRt.toFixed(1)} durable SQLite write units per round trip, synchronous=FULL); baseline = ${MESSAGE_BYTES} B echo on one long-lived stream over an open connection (as Parley keeps one DM stream per peer)`
+    const rttNote = `${MESSAGE_BYTES} B text; parley = send(wait) until the encrypted delivery receipt is back (${unitsPerRt.toFixed(1)} SQLite write units per round trip, ${fullPerRt.toFixed(1)} of them fsync'd (synchronous=FULL), the rest deferred bookkeeping); baseline = ${MESSAGE_BYTES} B echo on one long-lived stream over an open connection (as Parley keeps one DM stream per peer)`
     figures.push(latencyFigure({ name: 'node.rtt-p50', pct: 50, parley: rtP, baseline: rtB, baselineName: libp2pVersion, target: { ratio: 2.5, better: 'lower' }, note: `${rttNote}; breakdown ${breakdown}` }))
     figures.push(latencyFigure({ name: 'node.rtt-p99', pct: 99, parley: rtP, baseline: rtB, baselineName: libp2pVersion, target: { ratio: 3, better: 'lower' }, note: rttNote }))
 
@@ -408,7 +413,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     const firstBreakdown = `per first message (mean ${ms(sum(fmP.perRound.flat()) / nFirst)} ms): addContact ${ms(sum(first.addContact) / nFirst)} ms; ` +
       `bundle fetch (dial + Noise + stream) ${ms(sum(first.bundles.ms) / nFirst)} ms; ` +
       `${(first.exchanges.ms.length / nFirst).toFixed(1)} envelope exchanges ${ms(sum(first.exchanges.ms) / nFirst)} ms (incl. the peer's PreKey decrypt + commit); ` +
-      `SQLite ${(first.sqlite.ms.length / nFirst).toFixed(1)} units ${ms(sum(first.sqlite.ms) / nFirst)} ms (both nodes); raw dial + stream open p50 ${ms(percentile(fmB.perRound.flat(), 50))} ms`
+      `SQLite ${(first.sqlite.ms.length / nFirst).toFixed(1)} units (${((first.sqlite.ms.length - first.sqlite.deferred) / nFirst).toFixed(1)} full) ${ms(sum(first.sqlite.ms) / nFirst)} ms (both nodes); raw dial + stream open p50 ${ms(percentile(fmB.perRound.flat(), 50))} ms`
     log?.(`node: first-message breakdown: ${firstBreakdown}`)
     figures.push(latencyFigure({
       name: 'node.first-message',

@@ -19,6 +19,16 @@ import type { AckStatus, Envelope } from '../net/index.js'
 
 type AckResult = { status: AckStatus, reason?: string }
 
+/**
+ * The status events of a receipt's status change. A receipt can overtake the Ack of its own message
+ * (pipelined streams): a still `queued` (or `failed`) message then also reports `sent` first, so
+ * listeners always see queued -> sent -> delivered -> read in order.
+ */
+function statusSteps (id: string, before: MessageStatus | undefined, after: MessageStatus): Array<{ id: string, status: MessageStatus }> {
+  const skipped = (before === 'queued' || before === 'failed') && (after === 'delivered' || after === 'read')
+  return skipped ? [{ id, status: 'sent' }, { id, status: after }] : [{ id, status: after }]
+}
+
 export class Inbound {
   private readonly lastBundleTo = new Map<string, number>()
   /** issue 5: receives group control messages (GroupManager.onControl); set by node.ts. */
@@ -187,6 +197,13 @@ export class Inbound {
       if (contact == null) return reject('receipt from a stranger')
       const kind = pt.content.receipt.kind === 'READ' ? 'read' : 'delivered'
       const ids = pt.content.receipt.ids.map(i => toHex(i))
+      // A DELIVERED receipt only advances our receiving chain and moves statuses forward: a deferred
+      // unit (no fsync of its own). Nothing derived from this state leaves before the next full unit,
+      // which makes this one durable too (WAL order); a power cut before that rolls back only the
+      // receipt, and the message's outbox entry (removed here) re-sends it: the peer answers DUPLICATE
+      // and seals a new receipt (src/store/README.md, "Durability per unit"). READ receipts (not
+      // re-sent) and units that consume a prekey (X3DH §3.4) stay full.
+      const durability = kind === 'delivered' && consumedOt == null && consumedKy == null ? 'deferred' : 'full'
       const events = await ctx.store.write((tx) => {
         tx.putSession(from, recordBytes)
         noteReceived(tx, from, undefined, pt.route) // issue 4: the peer's mailbox route
@@ -199,10 +216,10 @@ export class Inbound {
           // addReceipt checks the message is ours and belongs to this conversation, and removes the outbox entry
           if (!tx.addReceipt({ messageId: id, kind, at: now, fromPeerId: from })) continue
           const after = tx.getMessage(id)
-          if (after != null && after.status !== before?.status) ev.push({ id, status: after.status })
+          if (after != null && after.status !== before?.status) ev.push(...statusSteps(id, before?.status, after.status))
         }
         return ev
-      })
+      }, { durability })
       for (const e of events) ctx.emitStatus(from, e.id, e.status)
     }
     if (consumedOt != null || consumedKy != null) ctx.bg(this.onPreKeysUsed())
@@ -346,7 +363,7 @@ export class Inbound {
               const before = tx.getMessage(rid)
               if (!tx.addReceipt({ messageId: rid, kind, at: now, fromPeerId: from })) continue
               const after = tx.getMessage(rid)
-              if (after != null && after.status !== before?.status) statuses.push({ id: rid, status: after.status })
+              if (after != null && after.status !== before?.status) statuses.push(...statusSteps(rid, before?.status, after.status))
             }
           }
           noteReceived(tx, from, recvSeq, route, skips)

@@ -263,6 +263,7 @@ class Node implements ParleyNodeApi {
     maint.unref?.()
     this.timers.push(tick, maint)
     ctx.bg(this.publishRecord())
+    ctx.bg(ctx.prekeys.reserve({ signal: ctx.life.signal })) // a bundle request then costs no write
     ctx.bg(this.outbox.tick())
     // issue 4: fetch from our mailboxes now and periodically; batches go through the inbound path
     await this.mailboxes.startHost() // Part 4 §9: the mailbox we host for our contacts, if we do
@@ -539,6 +540,7 @@ class Node implements ParleyNodeApi {
   private async maintain (): Promise<void> {
     if (this.ctx.stopped) return
     const r = await this.ctx.prekeys.maintain()
+    await this.ctx.prekeys.reserve({ signal: this.ctx.life.signal })
     if (r.rotated) await this.publishRecord(true)
     else if (Date.now() - this.lastPublish > this.maintenanceMs / 2) await this.publishRecord(true)
   }
@@ -608,7 +610,8 @@ class Node implements ParleyNodeApi {
       const c = await ctx.store.getContact(peerId)
       if (c == null) return
       ctx.emit({ type: 'contact-online', peerId, online: true })
-      await ctx.store.updateContact(peerId, { lastSeen: Date.now() })
+      // lastSeen is bookkeeping: no fsync of its own on a new connection's path (src/store/README.md)
+      await ctx.store.write((tx) => { tx.updateContact(peerId, { lastSeen: Date.now() }) }, { durability: 'deferred' })
       if (this.sessions.awaitingSession.has(peerId)) await this.sessions.retrySession(peerId)
       this.outbox.kick(peerId, true)
     })())
@@ -622,7 +625,7 @@ class Node implements ParleyNodeApi {
       const c = await ctx.store.getContact(peerId)
       if (c == null || ctx.net.isConnected(peerId)) return
       ctx.emit({ type: 'contact-online', peerId, online: false })
-      await ctx.store.updateContact(peerId, { lastSeen: Date.now() })
+      await ctx.store.write((tx) => { tx.updateContact(peerId, { lastSeen: Date.now() }) }, { durability: 'deferred' })
     })())
   }
 }

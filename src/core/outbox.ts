@@ -15,14 +15,23 @@ import type { DepositItem, DepositOutcome, Mailboxes } from './mailboxes.js'
 import { fromHexId, mergeSignals, MAX_ENVELOPES_PER_FLUSH, MAX_RECEIPT_QUEUE } from './util.js'
 import { serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
 import { DeliveryIncompleteError, type Ack, type Envelope } from '../net/index.js'
-import type { NewReceiptOutboxEntry, OutboxEntry } from '../store/index.js'
+import type { NewReceiptOutboxEntry, OutboxEntry, ReceiptOutboxEntry } from '../store/index.js'
 import { decodeEnvelope, LIMITS } from '../wire/index.js'
 
 /** issue 4: envelopes deposited in one flush when the peer is known to be unreachable. */
 const MAX_DEPOSITS_PER_FLUSH = 256
 
 export class Outbox {
-  private readonly flushing = new Map<string, { again: boolean, force: boolean }>()
+  /**
+   * Per peer, the flush that is choosing what to send (at most one; `again`: kicked meanwhile). It
+   * hands over as soon as its envelopes are queued on the peer's DM link, so the next flush need not
+   * wait for the previous one's acks (the link keeps the frames of successive calls in call order).
+   */
+  private readonly selecting = new Map<string, { again: boolean, force: boolean }>()
+  /** Per peer, ids (message ids and receipt ids) handed to the link and not yet settled in the store. */
+  private readonly inFlight = new Map<string, Set<string>>()
+  /** Per peer, the end of the newest flush's settling: flushes settle (deposit, commit) in send order. */
+  private readonly settled = new Map<string, Promise<void>>()
   /** Re-sent delivery receipts (duplicates arrived), batched per peer until sealed into the store. */
   private readonly pendingReceipts = new Map<string, Uint8Array[]>()
   /** Backoff of receipt-only flushes after the peer did not take them (kept in memory: a restart retries at once). */
@@ -33,29 +42,36 @@ export class Outbox {
 
   constructor (private readonly ctx: NodeContext, private readonly sessions: Sessions) {}
 
-  /** Flushes one peer's outbox soon (coalesced; one flush at a time per peer). */
+  /**
+   * Flushes one peer's outbox now. Kicks coalesce while a flush is choosing its envelopes; once they
+   * are on the link, a new kick starts the next flush at once with what is not in flight yet
+   * (pipelining: a message sent while the previous one waits for its ack leaves without waiting).
+   */
   kick (peerId: string, force: boolean): void {
     if (this.ctx.stopped) return
-    const f = this.flushing.get(peerId)
+    const f = this.selecting.get(peerId)
     if (f != null) {
       f.again = true
       f.force ||= force
       return
     }
-    const state = { again: false, force }
-    this.flushing.set(peerId, state)
+    const state = { again: false, force: false }
+    this.selecting.set(peerId, state)
+    let handedOver = false
+    const handOver = (): void => {
+      if (handedOver) return
+      handedOver = true
+      if (this.selecting.get(peerId) === state) this.selecting.delete(peerId)
+      if (state.again) this.kick(peerId, state.force)
+    }
     this.ctx.bg((async () => {
+      let more: boolean
       try {
-        let more: boolean
-        do {
-          const force = state.force
-          state.again = false
-          state.force = false
-          more = await this.flushPeer(peerId, force)
-        } while ((state.again || more) && !this.ctx.stopped)
+        more = await this.flushPeer(peerId, force, handOver)
       } finally {
-        this.flushing.delete(peerId)
+        handOver()
       }
+      if (more) this.kick(peerId, false)
     })())
   }
 
@@ -75,8 +91,12 @@ export class Outbox {
     }
   }
 
-  /** One delivery attempt of a peer's due envelopes; true when more are due and this one made progress. */
-  async flushPeer (peerId: string, force: boolean): Promise<boolean> {
+  /**
+   * One delivery attempt of a peer's due envelopes that are not in flight yet; true when more are due
+   * and this one made progress. `handOver` is called once the envelopes are queued on the link (or
+   * nothing goes directly): from then on another flush of the peer may choose and send.
+   */
+  async flushPeer (peerId: string, force: boolean, handOver: () => void = () => {}): Promise<boolean> {
     const ctx = this.ctx
     if (ctx.stopped) return false
     const now = Date.now()
@@ -84,9 +104,12 @@ export class Outbox {
     // its mailboxes, in bigger batches (one deposit request carries up to 256 envelopes)
     const mailboxOnly = !force && this.mailboxes?.skipDirect(peerId) === true
     const perFlush = mailboxOnly ? MAX_DEPOSITS_PER_FLUSH : MAX_ENVELOPES_PER_FLUSH
-    const receipts = await ctx.store.receiptsFor(peerId, { limit: perFlush })
-    // failed entries stay (with their reason) at nextAttemptAt = MAX; at most 64 envelopes per flush
-    const pending = (await ctx.store.outboxFor(peerId, { limit: 1000 })).filter(e => e.nextAttemptAt !== Number.MAX_SAFE_INTEGER)
+    const flying = this.inFlight.get(peerId)
+    const idle = (id: string): boolean => flying?.has(id) !== true
+    const receipts = (await ctx.store.receiptsFor(peerId, { limit: perFlush + (flying?.size ?? 0) })).filter(r => idle(r.id)).slice(0, perFlush)
+    // failed entries stay (with their reason) at nextAttemptAt = MAX; at most 64 envelopes per flush;
+    // entries an earlier flush has on the link are its own until it settled them
+    const pending = (await ctx.store.outboxFor(peerId, { limit: 1000 })).filter(e => e.nextAttemptAt !== Number.MAX_SAFE_INTEGER && idle(e.messageId))
     // Per-peer FIFO: once anything goes, every entry the peer has not accepted yet goes with it, in
     // order (their jittered retry times differ, and the receiver shows messages in arrival order).
     // Accepted entries (waiting for their receipt) are re-sent only when their own time comes.
@@ -95,6 +118,36 @@ export class Outbox {
     const due = anyDue ? pending.filter(e => force || e.nextAttemptAt <= now || notAccepted(e)) : []
     const entries = due.slice(0, perFlush)
     if (receipts.length === 0 && entries.length === 0) return false
+    const mine = [...receipts.map(r => r.id), ...entries.map(e => e.messageId)]
+    let set = this.inFlight.get(peerId)
+    if (set == null) {
+      set = new Set()
+      this.inFlight.set(peerId, set)
+    }
+    for (const id of mine) set.add(id)
+    const before = this.settled.get(peerId) ?? Promise.resolve()
+    let settle = (): void => {}
+    const done = new Promise<void>((resolve) => { settle = resolve })
+    this.settled.set(peerId, done)
+    try {
+      return await this.deliver(peerId, { receipts, entries, due, mailboxOnly, perFlush }, before, handOver)
+    } finally {
+      for (const id of mine) set.delete(id)
+      if (set.size === 0 && this.inFlight.get(peerId) === set) this.inFlight.delete(peerId)
+      settle()
+      if (this.settled.get(peerId) === done) this.settled.delete(peerId)
+    }
+  }
+
+  /** flushPeer's second half: send (or deposit) the chosen envelopes, then settle them after `before`. */
+  private async deliver (
+    peerId: string,
+    chosen: { receipts: ReceiptOutboxEntry[], entries: OutboxEntry[], due: OutboxEntry[], mailboxOnly: boolean, perFlush: number },
+    before: Promise<void>,
+    handOver: () => void
+  ): Promise<boolean> {
+    const ctx = this.ctx
+    const { receipts, entries, due, mailboxOnly, perFlush } = chosen
     const envs: Envelope[] = []
     const sentReceipts: string[] = []
     const brokenReceipts: string[] = []
@@ -119,18 +172,27 @@ export class Outbox {
     let acks: Ack[] = []
     let error: string | null = null
     if (envs.length > 0 && mailboxOnly) {
+      handOver()
       error = 'peer unreachable'
     } else if (envs.length > 0) {
       const contact = await ctx.store.getContact(peerId)
       try {
-        acks = await ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        // sendEnvelopes queues the frames on the peer's link before its first await (src/net/dm-link.ts):
+        // once it was called, a later flush's frames go after these
+        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        handOver()
+        acks = await sending
         this.mailboxes?.noteDirectSuccess(peerId)
       } catch (err) {
         if (err instanceof DeliveryIncompleteError) acks = [...err.acks] as Ack[]
         error = (err as Error).name ?? 'send failed'
         if (acks.length === 0) this.mailboxes?.noteDirectFailure(peerId)
       }
+    } else {
+      handOver()
     }
+    // deposits and commits follow the order in which the flushes sent
+    await before
     // issue 4: what the peer did not take directly goes to its mailboxes (the same envelope bytes,
     // sealed to the peer; PROTOCOL.md Part 3 §6, Part 4 §7)
     const deposited = new Map<string, DepositOutcome>()
@@ -153,6 +215,9 @@ export class Outbox {
     const statusEvents: Array<{ id: string, status: MessageStatus, reason?: string }> = []
     let gapSeen = false
     const later = Date.now()
+    // Post-ack bookkeeping only (statuses, retry times, acknowledged receipts; no ratchet step, no
+    // prekey): a deferred unit, no fsync of its own. A power cut may lose it; then the entries simply
+    // go once more and the peer de-duplicates them (src/store/README.md, "Durability per unit").
     await ctx.store.write((tx) => {
       for (const id of [...ackedReceipts, ...brokenReceipts]) tx.removeReceipt(id)
       for (const id of broken) {
@@ -206,7 +271,7 @@ export class Outbox {
           tx.recordOutboxAttempt(e.messageId, { error: `peer error: ${ack.reason ?? ''}`.slice(0, 200), nextAttemptAt: later + ctx.retryDelay(e.attempts) })
         }
       })
-    }).catch(() => {})
+    }, { durability: 'deferred' }).catch(() => {})
     for (const s of statusEvents) {
       if (s.status === 'queued' && s.reason != null) ctx.emit({ type: 'status', peerId, id: s.id, status: s.status, reason: s.reason })
       else ctx.emitStatus(peerId, s.id, s.status, s.reason)

@@ -154,6 +154,12 @@ export interface PreKeyCounts { signed: number, oneTime: number, oneTimeUnissued
 
 export class PreKeyManager {
   private chain: Promise<unknown> = Promise.resolve()
+  /**
+   * A bundle whose one-time prekeys are already marked issued in the store (durably, by `reserve()`,
+   * off the request path): the next `issueBundle({ oneTime: true })` hands it out without a write.
+   * In memory only: after a restart its prekeys stay marked issued unused and expire like any other.
+   */
+  private reserved: { bundle: PreKeyBundle, at: number } | null = null
 
   constructor (
     private readonly store: ParleyStore,
@@ -300,46 +306,84 @@ export class PreKeyManager {
    */
   async issueBundle (opts: { oneTime: boolean, signal?: AbortSignal }): Promise<PreKeyBundle> {
     return await this.serial(async () => {
-      const now = this.now()
-      return await this.store.write((tx) => {
-        const signed = this.readSigned(tx)[0]
-        if (signed == null) throw new MalformedInputError('no signed prekey')
-        let oneTime: OneTimePreKeyRecord | undefined
-        let kyber: KyberPreKeyRecord | undefined
-        let lastResort: KyberPreKeyRecord | undefined
-        if (opts.oneTime) {
-          for (const id of tx.listPreKeyIds('onetime')) {
-            const p = tx.getPreKey('onetime', id)
-            if (p == null) continue
-            const s = decodeOneTimeRecord(p.record)
-            if (s.issuedAt != null) continue
-            tx.putPreKey('onetime', id, encodeOneTimeRecord({ record: s.record, issuedAt: now }))
-            oneTime = s.record
-            break
-          }
-        }
-        for (const id of tx.listPreKeyIds('kyber')) {
-          const p = tx.getPreKey('kyber', id)
-          if (p == null) continue
-          const s = decodeKyberRecord(p.record)
-          if (s.record.lastResort) {
-            if (lastResort == null || s.record.createdAt > lastResort.createdAt) lastResort = s.record
-            continue
-          }
-          if (!opts.oneTime || kyber != null || s.issuedAt != null) continue
-          tx.putPreKey('kyber', id, encodeKyberRecord({ record: s.record, issuedAt: now }))
-          kyber = s.record
-        }
-        const ky = kyber ?? lastResort
-        return buildPreKeyBundle(this.identity, {
-          registrationId: this.registrationId,
-          deviceId: 1,
-          signedPreKey: signed,
-          ...(oneTime != null ? { oneTimePreKey: oneTime } : {}),
-          ...(ky != null ? { kyberPreKey: ky } : {})
-        })
-      }, opts.signal != null ? { signal: opts.signal } : {})
+      if (opts.oneTime) {
+        const r = await this.takeReserved()
+        if (r != null) return r
+      }
+      return await this.markIssued(opts)
     })
+  }
+
+  /**
+   * Marks the next one-time prekeys issued now (a full unit: on disk before they can leave, X3DH
+   * §3.3) and keeps their bundle for the next `issueBundle({ oneTime: true })`, so that a bundle
+   * request costs no write of its own. No-op while a reservation is held.
+   */
+  async reserve (opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.serial(async () => {
+      if (this.reserved != null) return
+      const bundle = await this.markIssued({ oneTime: true, ...(opts.signal != null ? { signal: opts.signal } : {}) })
+      // without any one-time prekey left there is nothing to win: the plain path builds the same bundle
+      if (bundle.oneTimePreKeyId != null || bundle.kyberPreKeyId != null) this.reserved = { bundle, at: this.now() }
+    })
+  }
+
+  /** The reserved bundle if it is still valid (its signed prekey is the newest; not near expiry). */
+  private async takeReserved (): Promise<PreKeyBundle | null> {
+    const r = this.reserved
+    this.reserved = null
+    if (r == null) return null
+    // maintain() deletes handed-out prekeys after issuedExpiryMs: never offer one close to that
+    if (this.now() - r.at > this.policy.issuedExpiryMs / 2) return null
+    const newest = await this.store.read(tx => this.readSigned(tx)[0]?.id)
+    if (newest !== r.bundle.signedPreKeyId) return null
+    // the one-time Kyber prekey, if any, must still exist (a last-resort fallback is chosen fresh otherwise)
+    if (r.bundle.kyberPreKeyId != null && await this.store.getPreKey('kyber', r.bundle.kyberPreKeyId) == null) return null
+    if (r.bundle.oneTimePreKeyId != null && await this.store.getPreKey('onetime', r.bundle.oneTimePreKeyId) == null) return null
+    return r.bundle
+  }
+
+  /** issueBundle's write path (caller holds `serial`). */
+  private async markIssued (opts: { oneTime: boolean, signal?: AbortSignal }): Promise<PreKeyBundle> {
+    const now = this.now()
+    return await this.store.write((tx) => {
+      const signed = this.readSigned(tx)[0]
+      if (signed == null) throw new MalformedInputError('no signed prekey')
+      let oneTime: OneTimePreKeyRecord | undefined
+      let kyber: KyberPreKeyRecord | undefined
+      let lastResort: KyberPreKeyRecord | undefined
+      if (opts.oneTime) {
+        for (const id of tx.listPreKeyIds('onetime')) {
+          const p = tx.getPreKey('onetime', id)
+          if (p == null) continue
+          const s = decodeOneTimeRecord(p.record)
+          if (s.issuedAt != null) continue
+          tx.putPreKey('onetime', id, encodeOneTimeRecord({ record: s.record, issuedAt: now }))
+          oneTime = s.record
+          break
+        }
+      }
+      for (const id of tx.listPreKeyIds('kyber')) {
+        const p = tx.getPreKey('kyber', id)
+        if (p == null) continue
+        const s = decodeKyberRecord(p.record)
+        if (s.record.lastResort) {
+          if (lastResort == null || s.record.createdAt > lastResort.createdAt) lastResort = s.record
+          continue
+        }
+        if (!opts.oneTime || kyber != null || s.issuedAt != null) continue
+        tx.putPreKey('kyber', id, encodeKyberRecord({ record: s.record, issuedAt: now }))
+        kyber = s.record
+      }
+      const ky = kyber ?? lastResort
+      return buildPreKeyBundle(this.identity, {
+        registrationId: this.registrationId,
+        deviceId: 1,
+        signedPreKey: signed,
+        ...(oneTime != null ? { oneTimePreKey: oneTime } : {}),
+        ...(ky != null ? { kyberPreKey: ky } : {})
+      })
+    }, opts.signal != null ? { signal: opts.signal } : {})
   }
 
   /** Read access for decryptMessage (X3DH §3.4: look up the prekeys a PreKey message names). */

@@ -8,12 +8,12 @@ import type { Contacts } from './contacts.js'
 import { KeyChangePendingError, NoBundleError } from './errors.js'
 import { encodePlaintext, MAX_PROFILE_NAME_CHARS, type MailboxRoute } from './plaintext.js'
 import { conversationOf, noteSentSeq } from './mailboxes.js'
-import { fromHexId, mergeSignals, newId } from './util.js'
+import { fromHexId, identityKeyOfPeer, mergeSignals, newId } from './util.js'
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js'
-import { assertIdentityBoundToPeerKey } from '../crypto/identity.js'
+import { UntrustedIdentityError } from '../crypto/errors.js'
 import { decodePreKeyBundle } from '../crypto/prekeys.js'
 import { encryptMessage, initiateSession, serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
-import { ed25519PublicKeyOfPeerId, type Envelope } from '../net/index.js'
+import type { Envelope } from '../net/index.js'
 import type { Contact, NewReceiptOutboxEntry } from '../store/index.js'
 import { encodeEnvelope } from '../wire/index.js'
 
@@ -71,8 +71,15 @@ export class Sessions {
     const peerId = contact.peerId
     let bytes: Uint8Array | null = null
     let firstErr: unknown
+    // warm-up: the DM stream opens while the bundle is fetched (or, when a dial is needed, as soon as the
+    // bundle came over it: never a second dial or lookup of its own), so the first message need not wait
+    // for a stream negotiation
+    const warm = (): void => { ctx.net.sendEnvelopes(peerId, [], { addrs: contact.addresses, signal }).catch(() => {}) }
+    const connected = ctx.net.isConnected(peerId)
+    if (connected) warm()
     try {
       bytes = await ctx.net.fetchBundle(peerId, { addrs: contact.addresses, signal })
+      if (!connected) warm()
     } catch (err) {
       firstErr = err
     }
@@ -90,8 +97,16 @@ export class Sessions {
     }
     if (bytes == null) throw new NoBundleError(`no prekey bundle available for ${peerId}`, { cause: firstErr })
     const bundle = decodePreKeyBundle(bytes)
-    // Identity binding: the bundle's identity key must be the one the PeerId determines (src/crypto/identity.ts).
-    assertIdentityBoundToPeerKey(ed25519PublicKeyOfPeerId(peerId), bundle.identityKey.subarray(1))
+    // Identity binding: the bundle's identity key must be the one the PeerId determines (src/crypto/identity.ts;
+    // identityKeyOfPeer derives it with the same check once per peer and caches it: the point validation
+    // costs milliseconds, on a new contact's first-message path)
+    let bound: Uint8Array
+    try {
+      bound = identityKeyOfPeer(peerId)
+    } catch (err) {
+      throw new UntrustedIdentityError('peer key is not a usable Ed25519 key', { cause: err })
+    }
+    if (!bytesEqual(bundle.identityKey, bound)) throw new UntrustedIdentityError('identity key is not bound to the peer key')
     if (!bytesEqual(bundle.identityKey, contact.identityKey)) {
       await this.contacts.recordKeyChange(peerId, bundle.identityKey)
       throw new KeyChangePendingError(peerId)

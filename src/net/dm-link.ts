@@ -3,8 +3,9 @@
  * envelopes to the peer's FIFO synchronously, so the frames of one call stay in call order and
  * calls are written in the order they were made. Frames are pipelined under a byte window; the
  * receiver answers one Ack per Envelope in order, so each ack must carry the id of the oldest
- * unacknowledged frame. The stream is opened lazily, reused, closed after an idle period, and
- * re-opened when it dies or a better (unlimited) connection to the peer appears. A frame lost to a
+ * unacknowledged frame. The stream is opened lazily (or ahead of the first frame by warm()), reused,
+ * closed after an idle period, and re-opened when it dies or a better (unlimited) connection to the
+ * peer appears. A frame lost to a
  * dead transport is re-sent once on a fresh stream (receivers de-duplicate by id).
  */
 import type { Connection, Stream } from '@libp2p/interface'
@@ -66,6 +67,8 @@ export class PeerLink {
   private readonly inflight: Entry[] = []
   private inflightBytes = 0
   private cur: LiveStream | null = null
+  /** A stream being opened ahead of the first envelope (warm()); pump() waits for it instead of opening another. */
+  private opening: Promise<void> | null = null
   private pumping = false
   private stopped = false
   private idleTimer: NodeJS.Timeout | undefined
@@ -77,7 +80,34 @@ export class PeerLink {
 
   /** True when nothing is queued, in flight or open: the owner may forget this link. */
   isIdle (): boolean {
-    return this.queue.length === 0 && this.inflight.length === 0 && this.cur == null && !this.pumping
+    return this.queue.length === 0 && this.inflight.length === 0 && this.cur == null && !this.pumping && this.opening == null
+  }
+
+  /**
+   * Opens the stream ahead of the first envelope (e.g. while a session is being set up, or when the
+   * peer opened its own DM stream to us and a receipt will follow), so that the first frame does not
+   * wait for a stream negotiation. No-op when a stream is open or being opened; a failure is silent
+   * (the first send opens again and reports). The idle close applies as to any stream.
+   */
+  warm (options: { addrs?: string[] } = {}): void {
+    if (this.stopped || this.cur != null || this.pumping || this.opening != null) return
+    this.clearIdle()
+    this.opening = (async () => {
+      try {
+        const s = await this.open(options.addrs ?? [])
+        if (this.stopped || this.cur != null) {
+          this.retire(s)
+          return
+        }
+        this.cur = s
+        void this.readLoop(s)
+      } catch {
+        // nothing was waiting for this stream
+      } finally {
+        this.opening = null
+        this.settle()
+      }
+    })()
   }
 
   submit (frames: Uint8Array[], ids: Uint8Array[], options: { addrs?: string[], signal?: AbortSignal }): Promise<Ack[]> {
@@ -132,9 +162,13 @@ export class PeerLink {
           this.retire(s)
           s = null
         }
+        if (s == null && this.opening != null) {
+          await this.opening // a warm-up is opening the stream: use it (or open one below if it failed)
+          continue
+        }
         if (s == null) {
           try {
-            s = await this.open()
+            s = await this.open([...new Set(this.queue.flatMap(e => e.call.addrs))])
           } catch (err) {
             for (const e of this.queue.splice(0)) this.failCall(e.call, err)
             continue
@@ -167,8 +201,7 @@ export class PeerLink {
     }
   }
 
-  private async open (): Promise<LiveStream> {
-    const addrs = [...new Set(this.queue.flatMap(e => e.call.addrs))]
+  private async open (addrs: string[]): Promise<LiveStream> {
     let conn = await this.components.connectTo(this.peerId, addrs.length > 0 ? { addrs } : {})
     let stream: Stream
     try {
@@ -309,7 +342,7 @@ export class PeerLink {
 
   /** Arms the idle close when nothing is pending; tells the owner when the link holds nothing. */
   private settle (): void {
-    if (this.pumping || this.queue.length > 0 || this.inflight.length > 0) return
+    if (this.pumping || this.opening != null || this.queue.length > 0 || this.inflight.length > 0) return
     const s = this.cur
     if (s == null) {
       this.clearIdle()

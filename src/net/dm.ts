@@ -90,6 +90,14 @@ export class DirectMessages {
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
     const t = this.components.timeouts
     const from = connection.remotePeer.toString()
+    // The peer will want its receipts back: open our own stream to it now (warm-up), not after the
+    // first envelope was handled (saves a stream negotiation on a new conversation's first receipt).
+    try {
+      this.components.checkPeer(from)
+      this.linkFor(from).warm()
+    } catch {
+      // not a peer we can send to (e.g. stopping): nothing to warm
+    }
     // Room for one maximal frame being read plus the sender's whole window.
     const frames = new FrameStream(stream, Math.max(4 * 1024 * 1024, 2 * this.maxFrameBytes + this.maxInFlight))
     try {
@@ -146,14 +154,24 @@ export class DirectMessages {
    * order, each call's envelopes contiguously. Throws MalformedFrameError/OversizeFrameError (before
    * any I/O) for invalid envelopes, PeerUnreachableError / NetTimeoutError if no stream could be
    * opened, and DeliveryIncompleteError (with the acks received so far) if the exchange broke part-way.
+   * With no envelopes it only opens the peer's stream ahead of time (a warm-up) and resolves `[]` at once.
    */
   async send (peerId: string, envelopes: Envelope[], options: { addrs?: string[], signal?: AbortSignal } = {}): Promise<Ack[]> {
-    if (envelopes.length === 0) return []
+    if (envelopes.length === 0) {
+      // no envelopes: a warm-up of the peer's stream (PeerLink.warm), resolved at once
+      this.components.checkPeer(peerId)
+      this.linkFor(peerId).warm(options.addrs != null ? { addrs: options.addrs } : {})
+      return []
+    }
     const frames = envelopes.map(e => encodeEnvelope(e))
     for (const f of frames) {
       if (f.byteLength > this.maxFrameBytes) throw new ProtocolViolationError(`envelope frame exceeds ${this.maxFrameBytes} bytes`)
     }
     this.components.checkPeer(peerId)
+    return await this.linkFor(peerId).submit(frames, envelopes.map(e => e.id), options)
+  }
+
+  private linkFor (peerId: string): PeerLink {
     let link = this.links.get(peerId)
     if (link == null) {
       link = new PeerLink(peerId, this.components, {
@@ -165,7 +183,7 @@ export class DirectMessages {
       }, (l) => { if (this.links.get(l.peerId) === l && l.isIdle()) this.links.delete(l.peerId) })
       this.links.set(peerId, link)
     }
-    return await link.submit(frames, envelopes.map(e => e.id), options)
+    return link
   }
 
   /** Outbound DM streams opened since start (all peers; metrics and tests). */

@@ -14,6 +14,23 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/**
+ * How durable a write unit is when `write()` resolves (src/store/README.md, "Durability per unit").
+ * - `full` (default): the WAL is fsync'd at COMMIT (synchronous=FULL): on disk before the caller goes on.
+ *   Required for every unit that holds a ratchet step, a consumed prekey, or anything a peer is told
+ *   about before the next full unit.
+ * - `deferred`: COMMIT without its own fsync (synchronous=NORMAL for this unit only). Survives a process
+ *   crash (kill -9); a power cut may lose it, but only together with every later deferred unit and never
+ *   a later full one (WAL frames are appended in order and one fsync covers all earlier frames). Only for
+ *   bookkeeping whose loss is harmless (its cause is re-sent and de-duplicated).
+ */
+export type Durability = 'full' | 'deferred'
+
+export interface WriteOptions extends CallOptions {
+  /** @default 'full' */
+  durability?: Durability
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Identity
 
@@ -360,7 +377,7 @@ export interface ParleyStore extends IdentityStore, PreKeyStore, SessionStore, C
    * Runs `fn` as one atomic unit (BEGIN IMMEDIATE ... COMMIT, ROLLBACK when it throws). `fn` must
    * be synchronous: do async work (crypto) before, then commit all its results here.
    */
-  write: <T>(fn: (tx: WriteTx) => T, opts?: CallOptions) => Promise<T>
+  write: <T>(fn: (tx: WriteTx) => T, opts?: WriteOptions) => Promise<T>
   /** Runs `fn` against one consistent snapshot (a read transaction). */
   read: <T>(fn: (tx: ReadTx) => T, opts?: CallOptions) => Promise<T>
   /**

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createParleyNode } from '../../src/core/node.js'
 import { decodeEnvelope } from '../../src/wire/index.js'
-import type { MessageStatus, NodeEvent } from '../../src/core/api.js'
+import type { MessageInfo, MessageStatus, NodeEvent } from '../../src/core/api.js'
 import { cleanup, connectPair, homeOf, nextEvent, percentile, startNode, statusOf, testOptions, until } from './helpers.js'
 
 after(cleanup)
@@ -134,6 +134,47 @@ describe('bursts', () => {
       assert.equal(new Set(ids).size, 80)
     } finally {
       await b.stop()
+    }
+  })
+})
+
+describe('pipelined flushes', () => {
+  it('sends to a connected peer leave without waiting for earlier acks; every envelope goes once, in order', async () => {
+    const a = await startNode('alice')
+    const b = await startNode('bob')
+    await connectPair(a, b)
+    await a.send('bob', 'warm', { wait: true, timeoutMs: 30_000 })
+    // watch what alice hands to the network: envelope ids per call, and how many calls overlap
+    const net = a.internals.net
+    const orig = net.sendEnvelopes.bind(net)
+    const sent: string[] = []
+    let open = 0
+    let maxOpen = 0
+    net.sendEnvelopes = async (peer, envs, opts) => {
+      for (const e of envs) sent.push(Buffer.from(e.id).toString('hex'))
+      open++
+      maxOpen = Math.max(maxOpen, open)
+      try {
+        return await orig(peer, envs, opts)
+      } finally {
+        open--
+      }
+    }
+    try {
+      const n = 30
+      const msgs: MessageInfo[] = []
+      for (let i = 0; i < n; i++) {
+        msgs.push(await a.send('bob', `pipelined ${i}`))
+        if (i % 3 === 0) await new Promise(resolve => setImmediate(resolve)) // let some flushes start in between
+      }
+      await until(async () => (await a.messages('bob', { limit: 100 })).every(m => m.status === 'delivered'), 40_000, 'all delivered')
+      const got = (await b.messages('alice', { limit: 100 })).map(m => m.text)
+      assert.deepEqual(got, ['warm', ...Array.from({ length: n }, (_, i) => `pipelined ${i}`)])
+      const ours = sent.filter(id => msgs.some(m => m.id === id))
+      assert.deepEqual(ours, msgs.map(m => m.id), 'each message envelope was handed to the network once, in send order')
+      assert.ok(maxOpen >= 2, `a flush started while an earlier one waited for its acks (max overlap ${maxOpen})`)
+    } finally {
+      net.sendEnvelopes = orig
     }
   })
 })

@@ -94,6 +94,40 @@ describe('PreKeyManager', () => {
     }
   })
 
+  it('a reserved bundle is marked issued before it is handed out, goes once, and is dropped when the signed prekey rotated', async () => {
+    const { store, mgr, clock } = await setup()
+    try {
+      await mgr.reserve()
+      // on disk already: the reserved one-time prekeys count as issued before anybody asked
+      assert.deepEqual(await mgr.counts(), { signed: 1, oneTime: 6, oneTimeUnissued: 5, kyber: 3, kyberUnissued: 1 })
+      await mgr.reserve() // no-op while one is held
+      assert.equal((await mgr.counts()).oneTimeUnissued, 5)
+      // handing it out writes nothing (the counts stay) and verifies like any bundle
+      const b1 = await mgr.issueBundle({ oneTime: true })
+      await verifyPreKeyBundle(b1)
+      assert.ok(b1.oneTimePreKeyId != null && b1.kyberPreKeyId != null)
+      assert.equal((await mgr.counts()).oneTimeUnissued, 5)
+      const otRec = decodeOneTimeRecord((await store.getPreKey('onetime', b1.oneTimePreKeyId))!.record)
+      assert.equal(otRec.issuedAt, clock.t)
+      // the next request takes the write path: another one-time prekey
+      const b2 = await mgr.issueBundle({ oneTime: true })
+      assert.notEqual(b2.oneTimePreKeyId, b1.oneTimePreKeyId)
+      assert.equal((await mgr.counts()).oneTimeUnissued, 4)
+      // a reservation made before a rotation is not handed out with the old signed prekey
+      await mgr.reserve()
+      clock.t += 7 * DAY
+      assert.equal((await mgr.maintain()).rotated, true)
+      const b3 = await mgr.issueBundle({ oneTime: true })
+      await verifyPreKeyBundle(b3)
+      const newest = (await store.listPreKeyIds('signed')).map(async id => decodeSignedRecord((await store.getPreKey('signed', id))!.record))
+      const signed = (await Promise.all(newest)).sort((x, y) => y.createdAt - x.createdAt)[0]!
+      assert.equal(b3.signedPreKeyId, signed.id, 'the bundle carries the newest signed prekey')
+      for (const b of [b1, b2]) assert.notEqual(b3.oneTimePreKeyId, b.oneTimePreKeyId)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('rotates the signed prekey weekly, keeps the previous one for the grace period, expires stale handed-out keys', async () => {
     const { store, mgr, clock } = await setup()
     try {

@@ -162,3 +162,27 @@ test('a caller abort fails only that call; the shared stream keeps serving the o
     await a.stop(); await b.stop()
   }
 })
+
+test('warm-up: an empty send opens the stream before the first envelope, and an arriving stream warms the way back', async () => {
+  const a = await makeNode()
+  const b = await makeNode()
+  a.handleEnvelopes(async () => 'OK')
+  b.handleEnvelopes(async () => 'OK')
+  await a.start(); await b.start()
+  try {
+    assert.deepEqual(await a.sendEnvelopes(b.peerId, [], { addrs: b.addresses() }), [], 'an empty send resolves at once with no acks')
+    await until(() => a.stats().dmStreamsOpened === 1, 10_000)
+    // b saw a's DM stream arrive and opened its own towards a (for the receipts that will follow)
+    await until(() => b.stats().dmStreamsOpened === 1, 10_000)
+    // a second warm-up while the stream is open changes nothing
+    await a.sendEnvelopes(b.peerId, [])
+    const acks = await a.sendEnvelopes(b.peerId, [envelope()])
+    assert.equal(acks[0]!.status, 'OK')
+    assert.equal(a.stats().dmStreamsOpened, 1, 'the first envelope used the warmed stream')
+    const back = await b.sendEnvelopes(a.peerId, [envelope()])
+    assert.equal(back[0]!.status, 'OK')
+    assert.equal(b.stats().dmStreamsOpened, 1, 'the reply used the stream warmed when a\'s stream arrived')
+  } finally {
+    await a.stop(); await b.stop()
+  }
+})

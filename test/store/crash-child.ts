@@ -1,7 +1,9 @@
 // Child process for crash.test.ts: performs write units forever until it is SIGKILLed.
 // Each unit writes messages n..n+k-1, the session state "last n", the contact's lastSeen = last n and
 // an outbox entry for every even n — all in one store.write(). Prints "ready" after its first commit.
-// Usage: node crash-child.js <home> <passphrase|-> [split]
+// Usage: node crash-child.js <home> <passphrase|-> [split|mixed]
+// With "mixed" every other unit is a deferred one (durability 'deferred': no fsync of its own, still
+// atomic and process-crash safe), so SIGKILL must leave the same kind of prefix.
 // With "split" (the checker's negative control) the 5th unit is done wrongly — messages committed in
 // one write, then the process kills itself before the session write — which the checker must detect.
 import { openStore } from '../../src/store/index.js'
@@ -39,7 +41,7 @@ for (let unit = 1; ; unit++) {
     }
     tx.putSession('peer', te.encode(String(n)))
     tx.updateContact('peer', { lastSeen: n })
-  })
+  }, { durability: mode === 'mixed' && unit % 2 === 0 ? 'deferred' : 'full' })
   if (!announced) {
     announced = true
     process.stdout.write('ready\n')

@@ -76,6 +76,10 @@ for (const cfg of configs) {
         for (let i = 0; i < 6; i++) { clock++; tx.enqueueReceipt({ id: `b${i}`, peerId: 'bob', envelope: utf8(`e${i}`) }) }
         tx.enqueueReceipt({ id: 'c0', peerId: 'carol', envelope: utf8('c') })
       })
+      // at or under the cap nothing goes (the fast path), above it the oldest go
+      assert.equal(await s.trimReceipts('bob', 6), 0)
+      assert.equal(await s.trimReceipts('bob', 7), 0)
+      assert.equal((await s.receiptsFor('bob')).length, 6)
       assert.equal(await s.trimReceipts('bob', 2), 4)
       assert.deepEqual((await s.receiptsFor('bob')).map(e => e.id), ['b4', 'b5'])
       assert.equal((await s.receiptsFor('carol')).length, 1)

@@ -19,7 +19,7 @@ import { GROUP_SECRET_COLUMNS, SqliteGroupTx } from './groups.js'
 import type { GroupTx } from '../groups.js'
 import {
   DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_PREKEY_ID, MESSAGE_STATUSES, PREKEY_KINDS,
-  type CallOptions, type Contact, type ContactPatch, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
+  type CallOptions, type Contact, type ContactPatch, type Durability, type WriteOptions, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
   type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
   type PreKeyKind, type ReadTx, type Receipt, type ReceiptOutboxEntry, type StoredIdentity, type StoredMessage, type StoredPreKey,
   type WriteTx, type ConversationState
@@ -582,6 +582,8 @@ class SqliteTx implements WriteTx {
     this.#w()
     checkId('peerId', peerId)
     if (!Number.isSafeInteger(keep) || keep < 0) throw new StoreInputError('keep must be a non-negative integer')
+    // the common case (called after every sealed receipt): under the cap, an index count and no DELETE
+    if (Number(this.#get('SELECT COUNT(*) AS n FROM receipt_outbox WHERE peer_id = ?', peerId)?.n ?? 0) <= keep) return 0
     return this.#run(`DELETE FROM receipt_outbox WHERE peer_id = ? AND rowid NOT IN
       (SELECT rowid FROM receipt_outbox WHERE peer_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)`, peerId, peerId, keep)
   }
@@ -716,10 +718,38 @@ export class SqliteStore implements ParleyStore {
     checkSignal(opts)
   }
 
-  /** The synchronous core of write(): BEGIN IMMEDIATE, fn, COMMIT; ROLLBACK on any throw. */
-  #writeSync<T> (fn: (tx: WriteTx) => T, what = 'write'): T {
+  /**
+   * The synchronous core of write(): BEGIN IMMEDIATE, fn, COMMIT; ROLLBACK on any throw. A deferred
+   * unit runs with synchronous=NORMAL (no fsync at its COMMIT); the connection is back at FULL after it.
+   */
+  #writeSync<T> (fn: (tx: WriteTx) => T, what = 'write', durability: Durability = 'full'): T {
     if (this.#closed) throw new StoreClosedError()
     if (this.#inWrite) throw new StoreUsageError('store.write() cannot be nested')
+    if (durability !== 'full' && durability !== 'deferred') throw new StoreInputError('durability must be full or deferred')
+    if (durability === 'deferred') {
+      // (a pragma takes effect outside a transaction only; it applies to this connection's next commits)
+      try {
+        this.#stmt('PRAGMA synchronous = NORMAL').run()
+      } catch (err) {
+        throw toStoreError(err, what)
+      }
+    }
+    try {
+      return this.#unit(fn, what)
+    } finally {
+      if (durability === 'deferred') {
+        // FULL again before anything else can commit; if even this fails, no unit may run at NORMAL by mistake
+        try {
+          this.#stmt('PRAGMA synchronous = FULL').run()
+        } catch {
+          this.#closed = true
+          try { this.#db.close() } catch { /* closed either way */ }
+        }
+      }
+    }
+  }
+
+  #unit<T> (fn: (tx: WriteTx) => T, what: string): T {
     try {
       // IMMEDIATE takes the write lock up front, so the unit never fails half-way on a lock upgrade.
       // (Transaction statements are prepared once and cached like the others: no re-parse per unit.)
@@ -747,9 +777,9 @@ export class SqliteStore implements ParleyStore {
     }
   }
 
-  async write<T> (fn: (tx: WriteTx) => T, opts?: CallOptions): Promise<T> {
+  async write<T> (fn: (tx: WriteTx) => T, opts?: WriteOptions): Promise<T> {
     this.#check(opts)
-    return this.#writeSync(fn)
+    return this.#writeSync(fn, 'write', opts?.durability ?? 'full')
   }
 
   async read<T> (fn: (tx: ReadTx) => T, opts?: CallOptions): Promise<T> {
