@@ -181,12 +181,32 @@ export interface ParsedSignalMessage extends SignalMessageHeader {
  * by `spare` zero bytes: with spare = MAC_LENGTH the caller writes the MAC in place (one allocation).
  */
 export function encodeSignalMessageBody (version: MessageVersion, header: SignalMessageHeader, ciphertext: Uint8Array, spare = 0): Uint8Array {
-  const w = new Writer()
-  w.bytesField(1, djbEncode(header.ratchetKey))
-  w.uint32Field(2, header.counter)
-  w.uint32Field(3, header.previousCounter)
-  w.bytesField(4, ciphertext)
-  return w.finish(versionByte(version), spare)
+  // The hot path of every send: sized once and written in place (no Writer part lists, no 0x05-prefixed
+  // copy of the ratchet key). Same bytes as the Writer would produce: fields 1-4 in order, proto2.
+  if (header.ratchetKey.length !== 32) throw new MalformedInputError('ratchet key must be 32 bytes')
+  const counter = header.counter >>> 0
+  const previousCounter = header.previousCounter >>> 0
+  const ctLen = ciphertext.length
+  const size = 1 + 2 + 33 + 1 + varintSize(counter) + 1 + varintSize(previousCounter) + 1 + varintSize(ctLen) + ctLen
+  const out = new Uint8Array(size + spare)
+  out[0] = versionByte(version)
+  out[1] = (1 << 3) | 2; out[2] = 33; out[3] = DJB
+  out.set(header.ratchetKey, 4)
+  let o = 36
+  out[o++] = 2 << 3; o = putVarint(out, o, counter)
+  out[o++] = 3 << 3; o = putVarint(out, o, previousCounter)
+  out[o++] = (4 << 3) | 2; o = putVarint(out, o, ctLen)
+  out.set(ciphertext, o)
+  return out
+}
+
+function varintSize (v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5
+}
+function putVarint (out: Uint8Array, o: number, v: number): number {
+  while (v > 0x7f) { out[o++] = (v & 0x7f) | 0x80; v = v >>> 7 }
+  out[o++] = v
+  return o
 }
 
 export function parseSignalMessage (serialized: Uint8Array): ParsedSignalMessage {

@@ -31,6 +31,8 @@ const ZERO_SALT = new Uint8Array(32)
 const BYTE_1 = Uint8Array.of(0x01)
 const BYTE_2 = Uint8Array.of(0x02)
 const CK_INPUTS = [BYTE_1, BYTE_2] as const
+/** "WhisperMessageKeys" output: AES-256 key, HMAC-SHA256 key, CBC IV. */
+const MESSAGE_KEY_LENGTHS = [32, 32, 16] as const
 
 /** A symmetric-key ratchet (DR §2.2): the chain key and the index of the next message key. */
 export interface ChainState {
@@ -104,6 +106,10 @@ export async function kdfChainKey (chainKey: Uint8Array): Promise<{ seed: Uint8A
 
 /** Expands a message key seed into AES key, MAC key and IV (libsignal "WhisperMessageKeys"). */
 export async function deriveMessageKeys (seed: Uint8Array): Promise<MessageKeys> {
+  if (primitives.hkdfSha256Split !== undefined) {
+    const [cipherKey, macKey, iv] = await primitives.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+    return { cipherKey: cipherKey!, macKey: macKey!, iv: iv! }
+  }
   const okm = await primitives.hkdfSha256(seed, ZERO_SALT, INFO_MESSAGE_KEYS, 80)
   return { cipherKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64), iv: okm.subarray(64, 80) }
 }

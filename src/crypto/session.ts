@@ -245,6 +245,24 @@ export interface DecryptResult {
   newSession: boolean
 }
 
+/**
+ * `s` with its new ratchet state, after it decrypted a message: a decrypted reply ends the prekey
+ * phase (libsignal), so pendingPreKey is dropped. Built field by field (one object of one shape,
+ * cheaper than rest/spread copies on every message); keep in step with SessionState.
+ */
+function afterReply (s: SessionState, ratchet: RatchetState): SessionState {
+  return {
+    version: s.version,
+    localIdentityKey: s.localIdentityKey,
+    remoteIdentityKey: s.remoteIdentityKey,
+    localRegistrationId: s.localRegistrationId,
+    remoteRegistrationId: s.remoteRegistrationId,
+    baseKey: s.baseKey,
+    initiator: s.initiator,
+    ratchet
+  }
+}
+
 /** Tries the current state, then archived ones; a state that succeeds becomes current. */
 async function decryptWithRecord (record: SessionRecord, msg: ParsedSignalMessage, random?: RandomnessHooks, only?: (s: SessionState) => boolean): Promise<{ record: SessionRecord, plaintext: Uint8Array, state: SessionState }> {
   const states = record.current === undefined ? record.previous : [record.current, ...record.previous]
@@ -259,10 +277,10 @@ async function decryptWithRecord (record: SessionRecord, msg: ParsedSignalMessag
       errors.push(err)
       continue
     }
-    const { pendingPreKey: _done, ...rest } = s // a decrypted reply ends the prekey phase (libsignal)
-    const updated: SessionState = { ...rest, ratchet: res.state }
-    const others = states.filter((_, j) => j !== i)
-    return { record: { current: updated, previous: others.slice(0, MAX_ARCHIVED_STATES) }, plaintext: res.plaintext, state: updated }
+    const updated = afterReply(s, res.state)
+    // the common case, the current state decrypted: the archived list is unchanged (no copy)
+    const others = i === 0 && record.current !== undefined && record.previous.length <= MAX_ARCHIVED_STATES ? record.previous : states.filter((_, j) => j !== i).slice(0, MAX_ARCHIVED_STATES)
+    return { record: { current: updated, previous: others }, plaintext: res.plaintext, state: updated }
   }
   if (errors.length === 0) throw new NoSessionError('no session state matches this message')
   // report the most specific cause: a replay beats a size refusal beats a MAC failure

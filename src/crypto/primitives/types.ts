@@ -71,6 +71,11 @@ export interface CryptoPrimitives {
   hmacSha256Parts?: (key: Uint8Array, parts: readonly Uint8Array[]) => Promise<Uint8Array>
   /** HKDF-SHA256 (RFC 5869). An empty salt means HashLen zero bytes (§2.2). */
   hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>
+  /**
+   * HKDF-SHA256 of the sum of `lengths` bytes, returned as consecutive pieces of those lengths (the
+   * same bytes as hkdfSha256, split). Optional; callers fall back to hkdfSha256 and views.
+   */
+  hkdfSha256Split?: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths: readonly number[]) => Promise<Uint8Array[]>
 
   /** AES-256-CBC with PKCS#7 padding. decrypt throws on bad padding. */
   aesCbcEncrypt: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array) => Promise<Uint8Array>
