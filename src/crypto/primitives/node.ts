@@ -212,13 +212,7 @@ function hkdfSplit (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths
     length += l
   }
   if (length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
-  if (ikm.length > JS_MAX) {
-    const okm = hkdf(ikm, salt, info, length)
-    const out: Uint8Array[] = []
-    for (let at = 0, i = 0; i < lengths.length; at += lengths[i]!, i++) out.push(okm.slice(at, at + lengths[i]!))
-    okm.fill(0)
-    return out
-  }
+  // always the JS path (correct for any IKM length; the ratchet's IKM is a 32-byte seed)
   const outs = lengths.map(l => new Uint8Array(l))
   hkdfInto(ikm, salt, info, outs, length)
   return outs
