@@ -203,3 +203,25 @@ test('X25519 takes u-coordinates as RFC 7748 §5 says (top bit masked, non-canon
     for (const p of impls) assert.equal(toHex(await p.x25519(a, u)), want, p.name)
   }
 })
+
+test('hkdfSha256Split (where implemented) returns the HKDF output (RFC 5869) cut at the given lengths, equal to @noble and node:crypto', async () => {
+  const { hkdfSync } = await import('node:crypto')
+  const split = nodePrimitives.hkdfSha256Split
+  assert.ok(split !== undefined, 'the node primitives implement it')
+  const shapes: Array<readonly number[]> = [[32, 32, 16], [32], [1, 31], [80], [16, 16, 16, 16, 16, 16], [255 * 32]]
+  for (const lengths of shapes) {
+    for (const saltLen of [0, 32, 77]) {
+      const ikm = nodePrimitives.randomBytes(32); const salt = nodePrimitives.randomBytes(saltLen); const info = nodePrimitives.randomBytes(19)
+      const total = lengths.reduce((a, b) => a + b, 0)
+      const parts = await split(ikm, salt, info, lengths)
+      assert.deepEqual(parts.map(p => p.length), [...lengths])
+      const joined = toHex(new Uint8Array(parts.flatMap(p => [...p])))
+      assert.equal(joined, toHex(hkdf(sha256, ikm, salt, info, total)), `@noble, lengths ${lengths.join('/')}, salt ${saltLen}`)
+      assert.equal(joined, toHex(new Uint8Array(hkdfSync('sha256', ikm, salt, info, total))), 'node:crypto')
+      assert.equal(joined, toHex(await nodePrimitives.hkdfSha256(ikm, salt, info, total)), 'our hkdfSha256')
+    }
+  }
+  // beyond RFC 5869's 255·HashLen, or a negative / fractional length: refused as HKDF refuses it
+  await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [255 * 32, 1]))
+  await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [-1]))
+})
