@@ -231,11 +231,7 @@ export class Outbox {
         const dep = deposited.get(e.messageId)
         if (ack == null && dep?.kind === 'stored') {
           // issue 4: in the peer's mailbox; kept until the delivery receipt, re-sent when due
-          const m = tx.getMessage(e.messageId)
-          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
-            tx.setStatus(e.messageId, 'stored')
-            statusEvents.push({ id: e.messageId, status: 'stored' })
-          }
+          if (tx.promoteStatus(e.messageId, 'stored')) statusEvents.push({ id: e.messageId, status: 'stored' })
           const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
           tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })
           return
@@ -252,11 +248,8 @@ export class Outbox {
           return
         }
         if (ack.status === 'OK' || ack.status === 'DUPLICATE') {
-          const m = tx.getMessage(e.messageId)
-          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
-            tx.setStatus(e.messageId, 'sent')
-            statusEvents.push({ id: e.messageId, status: 'sent' })
-          }
+          // (only a queued or failed message becomes sent: one conditional UPDATE, nothing read)
+          if (tx.promoteStatus(e.messageId, 'sent')) statusEvents.push({ id: e.messageId, status: 'sent' })
           // keep it until the delivery receipt: retransmission until receipt (issue 3)
           const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
           tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })
