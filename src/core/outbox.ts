@@ -175,11 +175,15 @@ export class Outbox {
       handOver()
       error = 'peer unreachable'
     } else if (envs.length > 0) {
-      const contact = await ctx.store.getContact(peerId)
+      // The contact's addresses matter only when a connection must be dialled (an open one is always
+      // used first, src/net/node.ts connectTo): while connected, no contact read per flush (issue 3 hot
+      // path; if the connection drops meanwhile, the link dials the peer's known addresses, and a
+      // failed attempt is retried with the contact's).
+      const addrs = ctx.net.isConnected(peerId) ? [] : (await ctx.store.getContact(peerId))?.addresses ?? []
       try {
         // sendEnvelopes queues the frames on the peer's link before its first await (src/net/dm-link.ts):
         // once it was called, a later flush's frames go after these
-        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs, signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
         handOver()
         acks = await sending
         this.mailboxes?.noteDirectSuccess(peerId)
