@@ -189,12 +189,16 @@ export class Contacts {
     ctx.recentAddrs.delete(peerId)
     ctx.recentAddrs.set(peerId, addrs)
     if (ctx.recentAddrs.size > 256) ctx.recentAddrs.delete(ctx.recentAddrs.keys().next().value!)
+    // A deferred unit (no fsync of its own; issue 3: this ran on every identify, on the first message's
+    // path): nothing that leaves the node is derived from it, and losing it is harmless — the addresses
+    // are learnt again from the peer's next identify, the DHT or an invite (src/store/README.md,
+    // "Durability per unit").
     await ctx.store.write((tx) => {
       const c = tx.getContact(peerId)
       if (c == null) return
       const merged = uniqueAddrs([...addrs, ...c.addresses])
       if (merged.length === c.addresses.length && merged.every((a, i) => a === c.addresses[i])) return
       tx.updateContact(peerId, { addresses: merged })
-    })
+    }, { durability: 'deferred' })
   }
 }

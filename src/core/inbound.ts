@@ -14,7 +14,7 @@ import { ParleyCryptoError, DuplicateMessageError } from '../crypto/errors.js'
 import { encodePreKeyBundle } from '../crypto/prekeys.js'
 import { parsePreKeySignalMessage } from '../crypto/message.js'
 import { decryptMessage, serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
-import type { Contact, WriteTx } from '../store/index.js'
+import type { Contact, StoredMessage, WriteTx } from '../store/index.js'
 import type { AckStatus, Envelope } from '../net/index.js'
 
 type AckResult = { status: AckStatus, reason?: string }
@@ -151,7 +151,8 @@ export class Inbound {
     // issue 4, gap detection (PROTOCOL.md Part 3 §6): a text whose predecessor has not been shown is
     // not committed (the ratchet step is dropped too): ERROR makes the sender retry it, in order
     if (pt.content.text != null && pt.seq != null) {
-      const conv = await ctx.store.read(tx => conversationOf(tx, from))
+      const stored = await ctx.store.getConversation(from) // one statement: no read transaction needed
+      const conv = conversationOf({ getConversation: () => stored }, from)
       if (!inOrder(conv, pt.seq)) {
         this.onGap(from)
         return { status: 'ERROR', reason: `gap: waiting for text ${conv.recvSeq + 1}` }
@@ -169,22 +170,26 @@ export class Inbound {
       const sealedBytes = serializeSessionRecord(sealed.record)
       const out = await ctx.store.write((tx) => {
         let created: Contact | null = null
-        if (tx.getContact(from) == null) {
+        // (perf, issue 3: the lastSeen UPDATE doubles as the existence check; nothing read back)
+        if (!tx.touchContact(from, now)) {
           // a message request: a stranger becomes an unverified contact (its key is bound to its PeerId)
           created = { peerId: from, name: tx.suggestContactName(displayNameBase(pt.profileName) ?? `peer-${from.slice(-8)}`), identityKey: expectedKey, verified: false, keyChange: null, addresses: ctx.recentAddrs.get(from) ?? [], relays: [], lastSeen: now, createdAt: now }
           tx.putContact(created)
-        } else {
-          tx.updateContact(from, { lastSeen: now })
         }
         noteReceived(tx, from, pt.seq, pt.route) // issue 4: shown text number, the peer's mailbox route
-        const ins = tx.insertMessage({ id: idHex, peerId: from, direction: 'in', body: utf8.encode(text), sentAt: pt.timestamp, receivedAt: now, status: 'delivered' })
+        const body = utf8.encode(text)
+        const ins = tx.insertMessage({ id: idHex, peerId: from, direction: 'in', body, sentAt: pt.timestamp, receivedAt: now, status: 'delivered' })
         tx.putSession(from, sealedBytes)
         for (const e of sealed.entries) tx.enqueueReceipt(e)
         tx.trimReceipts(from, MAX_RECEIPT_QUEUE)
         // X3DH §3.4: the one-time prekey is deleted in the same unit as the session it created
         if (consumedOt != null) tx.removePreKey('onetime', consumedOt)
         if (consumedKy != null) tx.removePreKey('kyber', consumedKy)
-        return { created, message: ins.result === 'inserted' ? tx.getMessage(idHex) : null }
+        // the row just inserted, as getMessage would return it (not read back: issue 3 hot path)
+        const message: StoredMessage | null = ins.result === 'inserted'
+          ? { id: idHex, peerId: from, direction: 'in', body, sentAt: pt.timestamp, receivedAt: now, status: 'delivered', seq: ins.seq, readAt: null }
+          : null
+        return { created, message }
       })
       if (out.created != null) {
         ctx.net.watch(from, out.created.addresses)
@@ -209,14 +214,13 @@ export class Inbound {
         noteReceived(tx, from, undefined, pt.route) // issue 4: the peer's mailbox route
         if (consumedOt != null) tx.removePreKey('onetime', consumedOt)
         if (consumedKy != null) tx.removePreKey('kyber', consumedKy)
-        tx.updateContact(from, { lastSeen: now })
+        tx.touchContact(from, now)
         const ev: Array<{ id: string, status: MessageStatus }> = []
         for (const id of ids) {
-          const before = tx.getMessage(id)
-          // addReceipt checks the message is ours and belongs to this conversation, and removes the outbox entry
-          if (!tx.addReceipt({ messageId: id, kind, at: now, fromPeerId: from })) continue
-          const after = tx.getMessage(id)
-          if (after != null && after.status !== before?.status) ev.push(...statusSteps(id, before?.status, after.status))
+          // applyReceipt checks the message is ours and belongs to this conversation, removes the outbox
+          // entry, and says how the status moved (no re-read of the message before and after)
+          const r = tx.applyReceipt({ messageId: id, kind, at: now, fromPeerId: from })
+          if (r != null && r.after !== r.before) ev.push(...statusSteps(id, r.before, r.after))
         }
         return ev
       }, { durability })
@@ -360,10 +364,8 @@ export class Inbound {
           for (const r of receipts) {
             const kind = r.pt.content.receipt!.kind === 'READ' ? 'read' : 'delivered'
             for (const rid of r.pt.content.receipt!.ids.map(x => toHex(x))) {
-              const before = tx.getMessage(rid)
-              if (!tx.addReceipt({ messageId: rid, kind, at: now, fromPeerId: from })) continue
-              const after = tx.getMessage(rid)
-              if (after != null && after.status !== before?.status) statuses.push(...statusSteps(rid, before?.status, after.status))
+              const st = tx.applyReceipt({ messageId: rid, kind, at: now, fromPeerId: from })
+              if (st != null && st.after !== st.before) statuses.push(...statusSteps(rid, st.before, st.after))
             }
           }
           noteReceived(tx, from, recvSeq, route, skips)

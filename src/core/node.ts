@@ -471,9 +471,13 @@ class Node implements ParleyNodeApi {
         return await ctx.store.write((tx) => {
           tx.putSession(peerId, serializeSessionRecord(env.record))
           noteSentSeq(tx, peerId, env.seq) // issue 4: the per-conversation text number
-          tx.insertMessage({ id: idHex, peerId, direction: 'out', body, sentAt: timestamp, status: 'queued' })
+          const ins = tx.insertMessage({ id: idHex, peerId, direction: 'out', body, sentAt: timestamp, status: 'queued' })
           tx.enqueueOutbox({ messageId: idHex, peerId, envelope: env.bytes })
-          return tx.getMessage(idHex)!
+          // the row just inserted, as getMessage would return it (a fresh random id: never a duplicate;
+          // not read back, issue 3 hot path)
+          if (ins.result !== 'inserted') return tx.getMessage(idHex)!
+          const m: StoredMessage = { id: idHex, peerId, direction: 'out', body, sentAt: timestamp, receivedAt: null, status: 'queued', seq: ins.seq, readAt: null }
+          return m
         })
       })
     } catch (err) {

@@ -175,11 +175,15 @@ export class Outbox {
       handOver()
       error = 'peer unreachable'
     } else if (envs.length > 0) {
-      const contact = await ctx.store.getContact(peerId)
+      // The contact's addresses matter only when a connection must be dialled (an open one is always
+      // used first, src/net/node.ts connectTo): while connected, no contact read per flush (issue 3 hot
+      // path; if the connection drops meanwhile, the link dials the peer's known addresses, and a
+      // failed attempt is retried with the contact's).
+      const addrs = ctx.net.isConnected(peerId) ? [] : (await ctx.store.getContact(peerId))?.addresses ?? []
       try {
         // sendEnvelopes queues the frames on the peer's link before its first await (src/net/dm-link.ts):
         // once it was called, a later flush's frames go after these
-        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs: contact?.addresses ?? [], signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs, signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
         handOver()
         acks = await sending
         this.mailboxes?.noteDirectSuccess(peerId)
@@ -231,11 +235,7 @@ export class Outbox {
         const dep = deposited.get(e.messageId)
         if (ack == null && dep?.kind === 'stored') {
           // issue 4: in the peer's mailbox; kept until the delivery receipt, re-sent when due
-          const m = tx.getMessage(e.messageId)
-          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
-            tx.setStatus(e.messageId, 'stored')
-            statusEvents.push({ id: e.messageId, status: 'stored' })
-          }
+          if (tx.promoteStatus(e.messageId, 'stored')) statusEvents.push({ id: e.messageId, status: 'stored' })
           const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
           tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })
           return
@@ -252,11 +252,8 @@ export class Outbox {
           return
         }
         if (ack.status === 'OK' || ack.status === 'DUPLICATE') {
-          const m = tx.getMessage(e.messageId)
-          if (m != null && (m.status === 'queued' || m.status === 'failed')) {
-            tx.setStatus(e.messageId, 'sent')
-            statusEvents.push({ id: e.messageId, status: 'sent' })
-          }
+          // (only a queued or failed message becomes sent: one conditional UPDATE, nothing read)
+          if (tx.promoteStatus(e.messageId, 'sent')) statusEvents.push({ id: e.messageId, status: 'sent' })
           // keep it until the delivery receipt: retransmission until receipt (issue 3)
           const wait = Math.min(ctx.policy.receiptWaitMaxMs, ctx.policy.receiptWaitMs * 2 ** Math.min(e.attempts, 20))
           tx.recordOutboxAttempt(e.messageId, { error: null, nextAttemptAt: later + wait })

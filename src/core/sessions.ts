@@ -45,7 +45,8 @@ export class Sessions {
    * holds the peer lock and commits `noteSentSeq(tx, peerId, seq)` with the returned record.
    */
   async sealTextFor (peerId: string, record: SessionRecord, id: Uint8Array, timestamp: number, text: string): Promise<{ record: SessionRecord, bytes: Uint8Array, seq: number }> {
-    const seq = (await this.ctx.store.read(tx => conversationOf(tx, peerId))).sendSeq + 1
+    const stored = await this.ctx.store.getConversation(peerId) // one statement: no read transaction needed
+    const seq = conversationOf({ getConversation: () => stored }, peerId).sendSeq + 1
     const route = await this.routeFor(peerId)
     const env = await this.sealText(record, id, timestamp, text, { seq, ...(route != null ? { route } : {}) })
     return { ...env, seq }

@@ -350,15 +350,30 @@ export interface WriteTx extends ReadTx {
   deleteSession: (peerId: string) => boolean
   putContact: (contact: Contact) => void
   updateContact: (peerId: string, patch: ContactPatch) => Contact | null
+  /**
+   * issue 3 (hot path): sets a contact's lastSeen with one UPDATE and nothing read back; false when
+   * there is no such contact. Same change as `updateContact(peerId, { lastSeen })`.
+   */
+  touchContact: (peerId: string, lastSeen: number) => boolean
   deleteContact: (peerId: string) => boolean
   insertMessage: (message: NewMessage) => InsertResult
   setStatus: (id: string, status: MessageStatus) => boolean
+  /**
+   * issue 3 (hot path): sets `status` only on a message that is still `queued` or `failed` (one
+   * conditional UPDATE instead of read + write); true when it changed.
+   */
+  promoteStatus: (id: string, status: MessageStatus) => boolean
   markRead: (peerId: string, opts?: { upToSeq?: number, at?: number }) => number
   deleteMessage: (id: string) => boolean
   enqueueOutbox: (entry: NewOutboxEntry) => void
   recordOutboxAttempt: (messageId: string, update: { error: string | null, nextAttemptAt: number }) => boolean
   removeOutbox: (messageId: string) => boolean
   addReceipt: (receipt: IncomingReceipt) => boolean
+  /**
+   * addReceipt that also tells what it did (issue 3 hot path: no re-read of the message before and
+   * after): null when it refused (as addReceipt's false), else the message status before and after.
+   */
+  applyReceipt: (receipt: IncomingReceipt) => { before: MessageStatus, after: MessageStatus } | null
   enqueueReceipt: (entry: NewReceiptOutboxEntry) => void
   removeReceipt: (id: string) => boolean
   trimReceipts: (peerId: string, keep: number) => number
@@ -380,6 +395,8 @@ export interface ParleyStore extends IdentityStore, PreKeyStore, SessionStore, C
   write: <T>(fn: (tx: WriteTx) => T, opts?: WriteOptions) => Promise<T>
   /** Runs `fn` against one consistent snapshot (a read transaction). */
   read: <T>(fn: (tx: ReadTx) => T, opts?: CallOptions) => Promise<T>
+  /** issue 4: one conversation's state, outside a unit (one statement: no read transaction needed). */
+  getConversation: (peerId: string, opts?: CallOptions) => Promise<ConversationState | null>
   /**
    * Sets, changes or removes (next = null) the passphrase. Encrypted -> encrypted re-wraps the data
    * key only; plain <-> encrypted rewrites every secret value in one transaction, then vacuums.

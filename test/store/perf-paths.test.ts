@@ -116,3 +116,65 @@ test('plain store: a returned BLOB value is a plain, independent Uint8Array', as
     cleanup()
   }
 })
+
+// Second latency pass (issue 3): the write-tx shortcuts of the hot path return what the general
+// methods plus a re-read would have shown, and refuse what the general ones refuse.
+test('touchContact, applyReceipt, promoteStatus, getConversation and the duplicate insert match the general paths', async () => {
+  const { home, cleanup } = tempHome('perf-hot')
+  const s = await openStore({ home })
+  try {
+    await s.putContact(contact('bob', 'Bob'))
+    // touchContact = updateContact({ lastSeen }) without the read back; false when there is no contact
+    assert.equal(await s.write(tx => tx.touchContact('bob', 77)), true)
+    assert.deepEqual(await s.getContact('bob'), { ...contact('bob', 'Bob'), lastSeen: 77 })
+    assert.equal(await s.write(tx => tx.touchContact('nobody', 77)), false)
+    await assert.rejects(s.write(tx => tx.touchContact('bob', -1)), StoreInputError)
+    await assert.rejects(s.read(tx => (tx as unknown as { touchContact: (p: string, n: number) => boolean }).touchContact('bob', 1)), StoreUsageError)
+
+    // insertMessage: a duplicate id (same or another peer) changes nothing and reports the stored row
+    const first = await s.insertMessage({ id: 'm1', peerId: 'bob', direction: 'out', body: utf8('hi'), sentAt: 1, status: 'queued' })
+    assert.deepEqual(first, { result: 'inserted', seq: 1 })
+    assert.deepEqual(await s.insertMessage({ id: 'm1', peerId: 'bob', direction: 'out', body: utf8('other'), sentAt: 2, status: 'sent' }), { result: 'duplicate', seq: 1, peerId: 'bob' })
+    assert.deepEqual(await s.insertMessage({ id: 'm1', peerId: 'carol', direction: 'in', body: utf8('x'), sentAt: 3, status: 'delivered' }), { result: 'duplicate', seq: 1, peerId: 'bob' })
+    const m1 = await s.getMessage('m1')
+    assert.equal(str(m1!.body), 'hi')
+    assert.equal(m1!.status, 'queued')
+    assert.deepEqual(await s.insertMessage({ id: 'm2', peerId: 'bob', direction: 'out', body: utf8('two'), sentAt: 4, status: 'queued' }), { result: 'inserted', seq: 2 })
+
+    // promoteStatus: only a queued/failed message moves; true exactly when it changed
+    assert.equal(await s.write(tx => tx.promoteStatus('m1', 'sent')), true)
+    assert.equal((await s.getMessage('m1'))!.status, 'sent')
+    assert.equal(await s.write(tx => tx.promoteStatus('m1', 'stored')), false)
+    assert.equal((await s.getMessage('m1'))!.status, 'sent')
+    assert.equal(await s.write(tx => tx.promoteStatus('nope', 'sent')), false)
+    await s.setStatus('m2', 'failed')
+    assert.equal(await s.write(tx => tx.promoteStatus('m2', 'stored')), true)
+    assert.equal((await s.getMessage('m2'))!.status, 'stored')
+    await assert.rejects(s.write(tx => tx.promoteStatus('m1', 'bogus' as never)), StoreInputError)
+
+    // applyReceipt: the status before and after (never backwards), null where addReceipt says false
+    await s.enqueueOutbox({ messageId: 'm1', peerId: 'bob', envelope: utf8('env') })
+    assert.equal(await s.write(tx => tx.applyReceipt({ messageId: 'm1', kind: 'delivered', at: 10, fromPeerId: 'carol' })), null)
+    assert.equal(await s.write(tx => tx.applyReceipt({ messageId: 'zz', kind: 'delivered', at: 10, fromPeerId: 'bob' })), null)
+    assert.notEqual(await s.getOutbox('m1'), null)
+    assert.deepEqual(await s.write(tx => tx.applyReceipt({ messageId: 'm1', kind: 'delivered', at: 10, fromPeerId: 'bob' })), { before: 'sent', after: 'delivered' })
+    assert.equal(await s.getOutbox('m1'), null)
+    assert.deepEqual(await s.write(tx => tx.applyReceipt({ messageId: 'm1', kind: 'read', at: 11, fromPeerId: 'bob' })), { before: 'delivered', after: 'read' })
+    assert.deepEqual(await s.write(tx => tx.applyReceipt({ messageId: 'm1', kind: 'delivered', at: 12, fromPeerId: 'bob' })), { before: 'read', after: 'read' })
+    assert.equal((await s.getMessage('m1'))!.status, 'read')
+    assert.deepEqual((await s.listReceipts('m1')).map(r => [r.kind, r.at]), [['delivered', 10], ['read', 11]])
+    // an incoming message is never acknowledged by a receipt
+    await s.insertMessage({ id: 'in1', peerId: 'bob', direction: 'in', body: utf8('yo'), sentAt: 5, receivedAt: 6, status: 'delivered' })
+    assert.equal(await s.write(tx => tx.applyReceipt({ messageId: 'in1', kind: 'read', at: 13, fromPeerId: 'bob' })), null)
+
+    // getConversation outside a unit = the unit's own view
+    assert.equal(await s.getConversation('bob'), null)
+    await s.write(tx => { tx.putConversation({ peerId: 'bob', sendSeq: 3, recvSeq: 2, skips: 1, route: utf8('r') }) })
+    const conv = await s.getConversation('bob')
+    assert.deepEqual({ ...conv, route: str(conv!.route) }, { peerId: 'bob', sendSeq: 3, recvSeq: 2, skips: 1, route: 'r' })
+    assert.deepEqual(conv, await s.read(tx => tx.getConversation('bob')))
+  } finally {
+    await s.close()
+    cleanup()
+  }
+})

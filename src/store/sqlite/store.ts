@@ -370,6 +370,12 @@ class SqliteTx implements WriteTx {
     return this.getContact(peerId)
   }
 
+  touchContact (peerId: string, lastSeen: number): boolean {
+    this.#w()
+    checkId('peerId', peerId)
+    return this.#run('UPDATE contacts SET last_seen = ? WHERE peer_id = ?', checkTime('lastSeen', lastSeen), peerId) > 0
+  }
+
   deleteContact (peerId: string): boolean {
     this.#w()
     checkId('peerId', peerId)
@@ -402,13 +408,17 @@ class SqliteTx implements WriteTx {
     const sentAt = checkTime('sentAt', m.sentAt)
     const receivedAt = checkOptTime('receivedAt', m.receivedAt)
     const status = checkStatus(m.status)
-    const existing = this.#get('SELECT peer_id, seq FROM messages WHERE id = ?', id)
-    // Idempotent: a re-delivered message id changes nothing (the caller drops it).
-    if (existing !== undefined) return { result: 'duplicate', seq: Number(existing.seq), peerId: String(existing.peer_id) }
     const seq = Number(this.#get('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM messages WHERE peer_id = ?', peerId)?.s ?? 1)
-    this.#run(`INSERT INTO messages (id, peer_id, seq, direction, body, sent_at, received_at, status, read_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+    // Idempotent: a re-delivered message id changes nothing (the caller drops it). perf (issue 3): the
+    // insert itself detects the duplicate id (no look-up first); only a duplicate reads the stored row.
+    const inserted = this.#run(`INSERT INTO messages (id, peer_id, seq, direction, body, sent_at, received_at, status, read_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (id) DO NOTHING`,
     id, peerId, seq, m.direction, this.#seal('messages', 'body', id, body), sentAt, receivedAt, status)
+    if (inserted === 0) {
+      const existing = this.#get('SELECT peer_id, seq FROM messages WHERE id = ?', id)
+      if (existing === undefined) throw new StoreCorruptError('message insert ignored without a stored row')
+      return { result: 'duplicate', seq: Number(existing.seq), peerId: String(existing.peer_id) }
+    }
     return { result: 'inserted', seq }
   }
 
@@ -440,6 +450,12 @@ class SqliteTx implements WriteTx {
     this.#w()
     checkId('message id', id); checkStatus(status)
     return this.#run('UPDATE messages SET status = ? WHERE id = ?', status, id) > 0
+  }
+
+  promoteStatus (id: string, status: MessageStatus): boolean {
+    this.#w()
+    checkId('message id', id); checkStatus(status)
+    return this.#run("UPDATE messages SET status = ? WHERE id = ? AND status IN ('queued', 'failed')", status, id) > 0
   }
 
   markRead (peerId: string, opts: { upToSeq?: number, at?: number } = {}): number {
@@ -616,6 +632,10 @@ class SqliteTx implements WriteTx {
   // -- receipts ---------------------------------------------------------------------------------------
 
   addReceipt (receipt: IncomingReceipt): boolean {
+    return this.applyReceipt(receipt) !== null
+  }
+
+  applyReceipt (receipt: IncomingReceipt): { before: MessageStatus, after: MessageStatus } | null {
     this.#w()
     const messageId = checkId('message id', receipt.messageId)
     const from = checkId('fromPeerId', receipt.fromPeerId)
@@ -624,15 +644,18 @@ class SqliteTx implements WriteTx {
     const msg = this.#get('SELECT status, peer_id, direction FROM messages WHERE id = ?', messageId)
     // Only the recipient of one of our messages may acknowledge it: a peer that learnt another
     // conversation's message id must not be able to drop that message from our outbox.
-    if (msg === undefined || msg.direction !== 'out' || String(msg.peer_id) !== from) return false
+    if (msg === undefined || msg.direction !== 'out' || String(msg.peer_id) !== from) return null
     this.#run('INSERT INTO receipts (message_id, kind, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', messageId, receipt.kind, at)
     // Status only moves forward (a late "delivered" after "read" changes nothing).
-    if (STATUS_RANK[receipt.kind] > STATUS_RANK[checkStatus(msg.status)]) {
+    const before = checkStatus(msg.status)
+    let after = before
+    if (STATUS_RANK[receipt.kind] > STATUS_RANK[before]) {
       this.#run('UPDATE messages SET status = ? WHERE id = ?', receipt.kind, messageId)
+      after = receipt.kind
     }
     // The receipt proves delivery: the only point where an outbox entry is dropped for good.
     this.#run('DELETE FROM outbox WHERE message_id = ?', messageId)
-    return true
+    return { before, after }
   }
 
   listReceipts (messageId: string): Receipt[] {
@@ -884,6 +907,9 @@ export class SqliteStore implements ParleyStore {
   // receipts
   async addReceipt (receipt: IncomingReceipt, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.addReceipt(receipt), opts) }
   async listReceipts (messageId: string, opts?: CallOptions): Promise<Receipt[]> { return this.#r(opts, tx => tx.listReceipts(messageId)) }
+
+  // conversations (issue 4)
+  async getConversation (peerId: string, opts?: CallOptions): Promise<ConversationState | null> { return this.#r(opts, tx => tx.getConversation(peerId)) }
 
   // -- passphrase -------------------------------------------------------------------------------------
 
