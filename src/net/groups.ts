@@ -66,9 +66,10 @@ export const DEFAULT_GROUP_TRANSPORT: Required<GroupTransportOptions> = {
 /**
  * Our own publications are paced to this fraction of the receivers' rate limit (sustained and burst), so
  * an honest member publishing a backlog (messages queued while nobody was subscribed) is never charged
- * as a flooder by the others' buckets (Part 5 §8). Publishing then waits for a token.
+ * as a flooder by the others' buckets (Part 5 §8), even when a receiver's event loop stalls for up to
+ * rateBurst / (SEND_PACE · ratePerSecond) = 6 s and then validates a backlog at once. Publishing waits for a token.
  */
-const SEND_PACE = 0.75
+const SEND_PACE = 0.5
 /** Application penalty per rejected message / rate-limit hit; decays by half every PENALTY_HALF_LIFE_MS. */
 const PENALTY_STEP = 10
 const PENALTY_HALF_LIFE_MS = 60_000
