@@ -15,6 +15,8 @@
  * Homes are temporary directories on the same disk as a default home (synchronous=FULL commits fsync).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
+import { diffieHellman, generateKeyPairSync } from 'node:crypto'
+import { DatabaseSync } from 'node:sqlite'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -182,6 +184,55 @@ async function sendWait (from: ParleyNode, to: string, body: string): Promise<vo
 }
 
 // ------------------------------------------------------------------------------------------------
+// The round trip's floor: what no implementation of the issue's design can avoid on this machine.
+
+/**
+ * p50 of one durable SQLite commit (WAL, synchronous=FULL — the mode of Parley's full units — one
+ * 300-byte row per BEGIN IMMEDIATE … COMMIT) in a scratch database in `dir`, on the same disk as the
+ * nodes' homes: the receiver's commit that must reach the disk before DELIVERED may be claimed.
+ */
+export function durableCommitP50 (dir: string, n: number): number {
+  const db = new DatabaseSync(join(dir, 'floor.db'))
+  try {
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, b BLOB)')
+    const ins = db.prepare('INSERT INTO t (b) VALUES (?)')
+    const row = new Uint8Array(300).fill(0x5a)
+    const lat: number[] = []
+    for (let i = 0; i < n + 20; i++) {
+      const t0 = performance.now()
+      db.exec('BEGIN IMMEDIATE')
+      ins.run(row)
+      db.exec('COMMIT')
+      if (i >= 20) lat.push(performance.now() - t0) // the first commits create the WAL: not steady state
+    }
+    return percentile(lat, 50)
+  } finally {
+    db.close()
+  }
+}
+
+/** p50 of one X25519 agreement on node:crypto with both keys already imported (the cheapest form there is). */
+export function x25519P50 (n: number): number {
+  const a = generateKeyPairSync('x25519')
+  const b = generateKeyPairSync('x25519')
+  const lat: number[] = []
+  for (let i = 0; i < n + 50; i++) {
+    const t0 = performance.now()
+    diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })
+    if (i >= 50) lat.push(performance.now() - t0)
+  }
+  return percentile(lat, 50)
+}
+
+/**
+ * DH agreements per round trip in steady state, counted for the most favourable implementation: the
+ * message and the receipt travel in opposite directions, so each arrives with a new ratchet key
+ * (Double Ratchet §3.5): the receiver needs one DH to derive the receiving chain and one for its new
+ * sending chain, twice per round trip; key generation is assumed free (precomputed off the path).
+ */
+export const FLOOR_DH_PER_ROUND_TRIP = 4
+
+// ------------------------------------------------------------------------------------------------
 // Figures.
 
 interface Samples { perRound: number[][], cpuMs: number, ops: number }
@@ -299,6 +350,15 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
       log?.(`  node.rtt: round ${r + 1}/${sizes.rounds}`)
     }
 
+    // --- the floor: echo + one durable commit + the round trip's DH agreements, per echo round ---------
+    const floorParts = rtB.perRound.map(() => ({ commit: durableCommitP50(ha.dir, quick ? 10 : 100), dh: x25519P50(quick ? 20 : 200) }))
+    const echoRounds = rtB.perRound.map((r) => percentile(r, 50))
+    const floors = echoRounds.map((e, i) => e + floorParts[i]!.commit + FLOOR_DH_PER_ROUND_TRIP * floorParts[i]!.dh)
+    const commitP50 = median(floorParts.map((f) => f.commit))
+    const dhP50 = median(floorParts.map((f) => f.dh))
+    const echoAll50 = percentile(rtB.perRound.flat(), 50)
+    const floorMs = echoAll50 + commitP50 + FLOOR_DH_PER_ROUND_TRIP * dhP50
+
     // --- breakdown ------------------------------------------------------------------------------------
     await echo.close()
     const fresh: number[] = []
@@ -346,6 +406,26 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     const rttNote = `${MESSAGE_BYTES} B text; parley = send(wait) until the encrypted delivery receipt is back (${unitsPerRt.toFixed(1)} SQLite write units per round trip, ${fullPerRt.toFixed(1)} of them fsync'd (synchronous=FULL), the rest deferred bookkeeping); baseline = ${MESSAGE_BYTES} B echo on one long-lived stream over an open connection (as Parley keeps one DM stream per peer)`
     figures.push(latencyFigure({ name: 'node.rtt-p50', pct: 50, parley: rtP, baseline: rtB, baselineName: libp2pVersion, target: { ratio: 2.5, better: 'lower' }, note: `${rttNote}; breakdown ${breakdown}` }))
     figures.push(latencyFigure({ name: 'node.rtt-p99', pct: 99, parley: rtP, baseline: rtB, baselineName: libp2pVersion, target: { ratio: 3, better: 'lower' }, note: rttNote }))
+
+    const floorRatio = floorMs / echoAll50
+    figures.push({
+      name: 'node.rtt-floor',
+      unit: 'ms',
+      parley: floorMs,
+      baseline: echoAll50,
+      ratio: floorRatio,
+      better: 'lower',
+      baselineName: libp2pVersion,
+      rounds: floors.length,
+      opsPerRound: { parley: quick ? 10 : 100, baseline: sizes.perRound },
+      pairedRatio: median(floors.map((f, i) => f / echoRounds[i]!)),
+      cpu: { parley: null, baseline: null, ratio: null },
+      spread: { parley: [Math.min(...floors), Math.max(...floors)], baseline: [Math.min(...echoRounds), Math.max(...echoRounds)] },
+      note: `lower bound for node.rtt-p50 on this machine, whatever the code: the one-stream echo p50 (${ms(echoAll50)} ms) + ONE durable SQLite commit ` +
+        `(WAL, synchronous=FULL, p50 ${ms(commitP50)} ms: the receiver's, before DELIVERED) + ${FLOOR_DH_PER_ROUND_TRIP} X25519 agreements ` +
+        `(p50 ${ms(dhP50)} ms each on node:crypto, keys pre-imported, key generation assumed free); the issue's p50 target (2.5x) is ` +
+        (floorRatio > 2.5 ? 'BELOW this floor: unreachable here with durable writes and the Double Ratchet in the path' : 'above this floor')
+    })
 
     // --- first message to a new contact ---------------------------------------------------------------
     log?.('node: first message to a new contact')
