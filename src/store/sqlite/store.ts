@@ -21,7 +21,7 @@ import type { GroupTx } from '../groups.js'
 import {
   DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_PREKEY_ID, MESSAGE_STATUSES, PREKEY_KINDS,
   type CallOptions, type Contact, type ContactPatch, type Durability, type WriteOptions, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
-  type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
+  type MessageOrigin, type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
   type PreKeyKind, type ReadTx, type Receipt, type ReceiptOutboxEntry, type StoredIdentity, type StoredMessage, type StoredPreKey,
   type WriteTx, type ConversationState
 } from '../types.js'
@@ -429,6 +429,12 @@ class SqliteTx implements WriteTx {
     return r === undefined ? null : this.#message(r)
   }
 
+  messageOrigin (id: string): MessageOrigin | null {
+    checkId('message id', id)
+    const r = this.#get('SELECT peer_id, direction FROM messages WHERE id = ?', id)
+    return r === undefined ? null : { peerId: String(r.peer_id), direction: r.direction === 'in' ? 'in' : 'out' }
+  }
+
   listMessages (peerId: string, opts: ListMessagesOptions = {}): StoredMessage[] {
     checkId('peerId', peerId)
     const limit = checkLimit(opts.limit, DEFAULT_LIST_LIMIT)
@@ -616,6 +622,13 @@ class SqliteTx implements WriteTx {
     const r = this.#get('SELECT send_seq, recv_seq, skips, route FROM conversations WHERE peer_id = ?', peerId)
     if (r === undefined) return null
     return { peerId, sendSeq: Number(r.send_seq), recvSeq: Number(r.recv_seq), skips: Number(r.skips), route: this.#open('conversations', 'route', peerId, r.route) }
+  }
+
+  bumpSendSeq (peerId: string, seq: number): boolean {
+    this.#w()
+    checkId('peerId', peerId)
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new StoreInputError('sendSeq must be a non-negative integer')
+    return this.#run('UPDATE conversations SET send_seq = ?, updated_at = ? WHERE peer_id = ? AND send_seq < ?', seq, this.#h.now(), peerId, seq) > 0
   }
 
   putConversation (state: ConversationState): void {
@@ -898,6 +911,7 @@ export class SqliteStore implements ParleyStore {
   // messages
   async insertMessage (message: NewMessage, opts?: CallOptions): Promise<InsertResult> { return await this.write(tx => tx.insertMessage(message), opts) }
   async getMessage (id: string, opts?: CallOptions): Promise<StoredMessage | null> { return this.#r(opts, tx => tx.getMessage(id)) }
+  async messageOrigin (id: string, opts?: CallOptions): Promise<MessageOrigin | null> { return this.#r(opts, tx => tx.messageOrigin(id)) }
   async listMessages (peerId: string, opts?: ListMessagesOptions): Promise<StoredMessage[]> { return this.#r(opts, tx => tx.listMessages(peerId, opts)) }
   async setStatus (id: string, status: MessageStatus, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.setStatus(id, status), opts) }
   async markRead (peerId: string, opts?: CallOptions & { upToSeq?: number, at?: number }): Promise<number> {
