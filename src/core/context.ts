@@ -50,6 +50,32 @@ export class NodeContext {
     return p
   }
 
+  /**
+   * A deadline of `ms` that also ends with the node (stop()), for a network call that usually ends
+   * long before it: call `clear()` when it did. perf (issue 3): per flush this replaces
+   * AbortSignal.any([AbortSignal.timeout(ms), life.signal]), whose timer cannot be cleared and whose
+   * link to the node's life signal stays until garbage collection.
+   */
+  deadline (ms: number): { signal: AbortSignal, clear: () => void } {
+    const life = this.life.signal
+    const ac = new AbortController()
+    if (life.aborted) {
+      ac.abort(life.reason)
+      return { signal: ac.signal, clear: () => {} }
+    }
+    const timer = setTimeout(() => { ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, ms)
+    timer.unref?.()
+    const onStop = (): void => { clearTimeout(timer); ac.abort(life.reason) }
+    life.addEventListener('abort', onStop, { once: true })
+    return {
+      signal: ac.signal,
+      clear: () => {
+        clearTimeout(timer)
+        life.removeEventListener('abort', onStop)
+      }
+    }
+  }
+
   /** Runs a background task; its failure never crashes the node. */
   bg (p: Promise<unknown>): void {
     void this.track(p).catch(() => {})

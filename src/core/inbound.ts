@@ -78,7 +78,8 @@ export class Inbound {
     const ctx = this.ctx
     const idHex = toHex(env.id)
     // 1. dedup by message id before any crypto (issue 3: duplicates never shown twice)
-    const existing = await ctx.store.getMessage(idHex)
+    // (perf, issue 3: only where the id belongs is needed, not the row and its body)
+    const existing = await ctx.store.messageOrigin(idHex)
     if (existing != null) {
       if (existing.peerId !== from || existing.direction !== 'in') return reject('message id collision')
       this.outbox.queueDeliveredAgain(from, env.id) // the first receipt may have been lost
@@ -211,7 +212,7 @@ export class Inbound {
       const durability = kind === 'delivered' && consumedOt == null && consumedKy == null ? 'deferred' : 'full'
       const events = await ctx.store.write((tx) => {
         tx.putSession(from, recordBytes)
-        noteReceived(tx, from, undefined, pt.route) // issue 4: the peer's mailbox route
+        if (pt.route != null) noteReceived(tx, from, undefined, pt.route) // issue 4: the peer's mailbox route (nothing to note without one)
         if (consumedOt != null) tx.removePreKey('onetime', consumedOt)
         if (consumedKy != null) tx.removePreKey('kyber', consumedKy)
         tx.touchContact(from, now)

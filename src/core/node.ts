@@ -20,7 +20,7 @@
  *   the peer acknowledged them.
  */
 import type {
-  ContactInfo, LocalIdentityInfo, MessageInfo, NodeEvent, ParleyNodeApi, PeerConnectionInfo,
+  ContactInfo, LocalIdentityInfo, MessageInfo, MessageStatus, NodeEvent, ParleyNodeApi, PeerConnectionInfo,
   SafetyNumberInfo, SendOptions, GroupInfo, GroupMessageInfo
 } from './api.js'
 import { NodeContext } from './context.js'
@@ -437,15 +437,16 @@ class Node implements ParleyNodeApi {
     // subscribe before anything goes out: the receipt may beat send()'s return
     let waiter: Promise<MessageInfo> | null = null
     let cancelWait = (): void => {}
+    let stored: StoredMessage | null = null
     if (opts.wait === true) {
-      const w = this.waitDelivered(idHex, peerId, opts.timeoutMs ?? 60_000, opts.signal)
+      const w = this.waitDelivered(idHex, peerId, opts.timeoutMs ?? 60_000, opts.signal, () => stored)
       waiter = w.promise
       cancelWait = w.cancel
       waiter.catch(() => {})
     }
-    let stored: StoredMessage
+    let row: StoredMessage
     try {
-      stored = await ctx.withPeerLock(peerId, async () => {
+      row = await ctx.withPeerLock(peerId, async () => {
         let record = await ctx.loadRecord(peerId)
         if (record?.current == null) {
           try {
@@ -470,7 +471,8 @@ class Node implements ParleyNodeApi {
         // one unit: the advanced ratchet, the message and its outbox entry (issue 3 atomicity)
         return await ctx.store.write((tx) => {
           tx.putSession(peerId, serializeSessionRecord(env.record))
-          noteSentSeq(tx, peerId, env.seq) // issue 4: the per-conversation text number
+          // issue 4: the per-conversation text number (one UPDATE once the conversation has its row)
+          if (!tx.bumpSendSeq(peerId, env.seq)) noteSentSeq(tx, peerId, env.seq)
           const ins = tx.insertMessage({ id: idHex, peerId, direction: 'out', body, sentAt: timestamp, status: 'queued' })
           tx.enqueueOutbox({ messageId: idHex, peerId, envelope: env.bytes })
           // the row just inserted, as getMessage would return it (a fresh random id: never a duplicate;
@@ -484,21 +486,26 @@ class Node implements ParleyNodeApi {
       cancelWait()
       throw err
     }
-    const info = ctx.messageInfo(stored)
+    stored = row
+    const info = ctx.messageInfo(row)
     ctx.emit({ type: 'message', message: info })
     this.outbox.kick(peerId, false)
     if (waiter == null) return info
     return await waiter
   }
 
-  private waitDelivered (id: string, peerId: string, timeoutMs: number, signal?: AbortSignal): { promise: Promise<MessageInfo>, cancel: () => void } {
+  /** `known`: the row send() committed (once it did); a delivery then needs no read of it (issue 3 hot path). */
+  private waitDelivered (id: string, peerId: string, timeoutMs: number, signal: AbortSignal | undefined, known: () => StoredMessage | null): { promise: Promise<MessageInfo>, cancel: () => void } {
     const { ctx } = this
     let cancel = (): void => {}
     const promise = new Promise<MessageInfo>((resolve, rejectP) => {
       let unsub = (): void => {}
       const done = (): void => { clearTimeout(timer); unsub(); signal?.removeEventListener('abort', onAbort) }
-      const finish = (): void => {
+      const finish = (status: MessageStatus): void => {
         done()
+        const row = known()
+        // the committed row with the status the event reported (what a read of it would return now)
+        if (row != null) { resolve(ctx.messageInfo({ ...row, status })); return }
         void ctx.store.getMessage(id).then(m => {
           if (m == null) rejectP(new SendFailedError(id, { id, status: 'failed', reason: 'message vanished' }))
           else resolve(ctx.messageInfo(m))
@@ -515,7 +522,7 @@ class Node implements ParleyNodeApi {
       signal?.addEventListener('abort', onAbort)
       unsub = ctx.subscribe((e) => {
         if (e.type !== 'status' || e.id !== id) return
-        if (DONE.has(e.status)) finish()
+        if (DONE.has(e.status)) finish(e.status)
         else if (e.status === 'failed') { done(); rejectP(new SendFailedError(id, { id, status: 'failed', ...(e.reason != null ? { reason: e.reason } : {}) })) }
       })
       cancel = done

@@ -12,7 +12,7 @@ import type { MessageStatus } from './api.js'
 import type { NodeContext } from './context.js'
 import type { ReceiptKind, Sessions } from './sessions.js'
 import type { DepositItem, DepositOutcome, Mailboxes } from './mailboxes.js'
-import { fromHexId, mergeSignals, MAX_ENVELOPES_PER_FLUSH, MAX_RECEIPT_QUEUE } from './util.js'
+import { fromHexId, MAX_ENVELOPES_PER_FLUSH, MAX_RECEIPT_QUEUE } from './util.js'
 import { serializeSessionRecord, type SessionRecord } from '../crypto/session.js'
 import { DeliveryIncompleteError, type Ack, type Envelope } from '../net/index.js'
 import type { NewReceiptOutboxEntry, OutboxEntry, ReceiptOutboxEntry } from '../store/index.js'
@@ -180,10 +180,11 @@ export class Outbox {
       // path; if the connection drops meanwhile, the link dials the peer's known addresses, and a
       // failed attempt is retried with the contact's).
       const addrs = ctx.net.isConnected(peerId) ? [] : (await ctx.store.getContact(peerId))?.addresses ?? []
+      const dl = ctx.deadline(ctx.policy.sendTimeoutMs)
       try {
         // sendEnvelopes queues the frames on the peer's link before its first await (src/net/dm-link.ts):
         // once it was called, a later flush's frames go after these
-        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs, signal: mergeSignals(ctx.policy.sendTimeoutMs, ctx.life.signal) })
+        const sending = ctx.net.sendEnvelopes(peerId, envs, { addrs, signal: dl.signal })
         handOver()
         acks = await sending
         this.mailboxes?.noteDirectSuccess(peerId)
@@ -191,6 +192,8 @@ export class Outbox {
         if (err instanceof DeliveryIncompleteError) acks = [...err.acks] as Ack[]
         error = (err as Error).name ?? 'send failed'
         if (acks.length === 0) this.mailboxes?.noteDirectFailure(peerId)
+      } finally {
+        dl.clear()
       }
     } else {
       handOver()

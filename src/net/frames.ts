@@ -45,8 +45,10 @@ export class FrameStream {
    * ProtocolViolationError on an oversize/invalid length or EOF inside a frame, NetTimeoutError on timeout.
    */
   async read (opts: FrameReadOptions): Promise<Uint8Array | null> {
-    // Infinity: no timer of our own (only the caller's signal, if any).
-    const signal = opts.timeoutMs === Number.POSITIVE_INFINITY ? opts.signal : withTimeout(opts.timeoutMs, opts.signal)
+    // Infinity: no timer of our own (only the caller's signal, if any). perf (issue 3): a cleared
+    // deadline, not AbortSignal.timeout (whose timer and signal live on for the whole timeout, per frame)
+    const dl = opts.timeoutMs === Number.POSITIVE_INFINITY ? null : deadline(opts.timeoutMs, opts.signal)
+    const signal = dl?.signal ?? opts.signal
     const sig = signal != null ? { signal } : {}
     try {
       let length = 0
@@ -79,6 +81,8 @@ export class FrameStream {
       }
     } catch (err) {
       throw mapAbort(err, signal, opts.signal, 'frame read')
+    } finally {
+      dl?.clear()
     }
   }
 
@@ -94,13 +98,18 @@ export class FrameStream {
     }
     out[prefixLen - 1] = v
     out.set(frame, prefixLen)
-    const signal = withTimeout(opts.timeoutMs, opts.signal)
+    // perf (issue 3): byteStream looks at the signal only when the stream's buffer is full (it then
+    // waits for 'drain'): the deadline is made on that first look, not for every frame
+    let dl: Deadline | null = null
+    const lazy = { get signal (): AbortSignal { dl ??= deadline(opts.timeoutMs, opts.signal); return dl.signal } }
     try {
       // through byteStream: it refuses a stream that is closing or reset (dm-link then retries on a
       // fresh stream), which a bare stream.send() on a half-closed stream would not report
-      await this.bytes.write(out, { signal })
+      await this.bytes.write(out, lazy)
     } catch (err) {
-      throw mapAbort(err, signal, opts.signal, 'frame write')
+      throw mapAbort(err, (dl as Deadline | null)?.signal, opts.signal, 'frame write')
+    } finally {
+      (dl as Deadline | null)?.clear()
     }
   }
 }
@@ -109,6 +118,36 @@ function varintLength (n: number): number {
   let len = 1
   while (n >= 0x80) { n = Math.floor(n / 128); len++ }
   return len
+}
+
+/** A signal that fires after `ms` or when `parent` fires, and `clear()` to drop its timer and listener. */
+export interface Deadline {
+  readonly signal: AbortSignal
+  clear: () => void
+}
+
+/**
+ * Like withTimeout, for a deadline whose operation usually ends long before it: `clear()` removes the
+ * timer and the listener on `parent` at once (AbortSignal.timeout's timer cannot be cleared and keeps
+ * its signal alive for the whole timeout; AbortSignal.any links every result to the parent until GC).
+ */
+export function deadline (ms: number, parent?: AbortSignal): Deadline {
+  const ac = new AbortController()
+  if (parent?.aborted === true) {
+    ac.abort(parent.reason)
+    return { signal: ac.signal, clear: () => {} }
+  }
+  const timer = setTimeout(() => { ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, ms)
+  timer.unref?.()
+  const onParent = (): void => { clearTimeout(timer); ac.abort(parent?.reason) }
+  parent?.addEventListener('abort', onParent, { once: true })
+  return {
+    signal: ac.signal,
+    clear: () => {
+      clearTimeout(timer)
+      parent?.removeEventListener('abort', onParent)
+    }
+  }
 }
 
 /** A signal that fires after `ms` or when `parent` fires. */

@@ -172,12 +172,20 @@ export interface ListMessagesOptions extends CallOptions {
   afterSeq?: number
 }
 
+/** Where a stored message belongs (MessageStore.messageOrigin). */
+export interface MessageOrigin {
+  peerId: string
+  direction: 'in' | 'out'
+}
+
 export const DEFAULT_LIST_LIMIT = 50
 export const MAX_LIST_LIMIT = 1000
 
 export interface MessageStore {
   insertMessage: (message: NewMessage, opts?: CallOptions) => Promise<InsertResult>
   getMessage: (id: string, opts?: CallOptions) => Promise<StoredMessage | null>
+  /** Conversation and direction of a stored message (no body read): the de-duplication look-up. */
+  messageOrigin: (id: string, opts?: CallOptions) => Promise<MessageOrigin | null>
   /**
    * Oldest-first. Without beforeSeq/afterSeq: the `limit` most recent messages of the conversation.
    */
@@ -321,6 +329,7 @@ export interface ReadTx {
   listContacts: () => Contact[]
   suggestContactName: (base: string) => string
   getMessage: (id: string) => StoredMessage | null
+  messageOrigin: (id: string) => MessageOrigin | null
   listMessages: (peerId: string, opts?: ListMessagesOptions) => StoredMessage[]
   unreadCount: (peerId: string) => number
   unreadCounts: () => Record<string, number>
@@ -355,6 +364,12 @@ export interface WriteTx extends ReadTx {
    * there is no such contact. Same change as `updateContact(peerId, { lastSeen })`.
    */
   touchContact: (peerId: string, lastSeen: number) => boolean
+  /**
+   * perf (issue 3): raises the conversation's send_seq to `seq` with one UPDATE (no read, the route
+   * is not re-sealed). False when the conversation has no row yet or its send_seq is not below `seq`
+   * (the caller then takes the general path: read + putConversation).
+   */
+  bumpSendSeq: (peerId: string, seq: number) => boolean
   deleteContact: (peerId: string) => boolean
   insertMessage: (message: NewMessage) => InsertResult
   setStatus: (id: string, status: MessageStatus) => boolean

@@ -1,6 +1,6 @@
 // Durability per unit (issue 3 latency work): a `deferred` write unit commits like a full one — atomic,
 // visible at once, kept across close/reopen, rolled back when its callback throws — but without its
-// own fsync; the connection is back at synchronous=FULL for the next unit. Real SQLite files; the
+// own fsync; a full unit after it sets synchronous=FULL again before its BEGIN. Real SQLite files; the
 // fsync count is read from strace where it is installed (the only way to see a skipped fsync).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

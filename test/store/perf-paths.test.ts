@@ -178,3 +178,40 @@ test('touchContact, applyReceipt, promoteStatus, getConversation and the duplica
     cleanup()
   }
 })
+
+// Third latency pass (issue 3): the de-duplication look-up without the body, send_seq as one UPDATE.
+for (const passphrase of [null, 'pass phrase']) {
+  test(`messageOrigin and bumpSendSeq match the general paths (${passphrase == null ? 'plain' : 'encrypted'})`, async () => {
+    const { home, cleanup } = tempHome('perf-third')
+    const s = await openStore({ home, passphrase, scrypt: FAST_SCRYPT })
+    try {
+      await s.insertMessage({ id: 'o1', peerId: 'bob', direction: 'out', body: utf8('hi'), sentAt: 1, status: 'queued' })
+      await s.insertMessage({ id: 'i1', peerId: 'carol', direction: 'in', body: utf8('yo'), sentAt: 2, receivedAt: 3, status: 'delivered' })
+      for (const id of ['o1', 'i1']) {
+        const m = await s.getMessage(id)
+        assert.deepEqual(await s.messageOrigin(id), { peerId: m!.peerId, direction: m!.direction })
+        assert.deepEqual(await s.read(tx => tx.messageOrigin(id)), { peerId: m!.peerId, direction: m!.direction })
+      }
+      assert.equal(await s.messageOrigin('nope'), null)
+      await assert.rejects(s.messageOrigin(''), StoreInputError)
+
+      // bumpSendSeq: false without a row (the caller takes the general path), then one UPDATE that
+      // changes send_seq only, never backwards
+      assert.equal(await s.write(tx => tx.bumpSendSeq('bob', 1)), false)
+      assert.equal(await s.getConversation('bob'), null)
+      await s.write(tx => { tx.putConversation({ peerId: 'bob', sendSeq: 1, recvSeq: 4, skips: 2, route: utf8('route') }) })
+      assert.equal(await s.write(tx => tx.bumpSendSeq('bob', 5)), true)
+      let c = await s.getConversation('bob')
+      assert.deepEqual({ ...c, route: str(c!.route) }, { peerId: 'bob', sendSeq: 5, recvSeq: 4, skips: 2, route: 'route' })
+      assert.equal(await s.write(tx => tx.bumpSendSeq('bob', 5)), false)
+      assert.equal(await s.write(tx => tx.bumpSendSeq('bob', 3)), false)
+      c = await s.getConversation('bob')
+      assert.equal(c!.sendSeq, 5)
+      await assert.rejects(s.write(tx => tx.bumpSendSeq('bob', -1)), StoreInputError)
+      await assert.rejects(s.read(tx => (tx as unknown as { bumpSendSeq: (p: string, n: number) => boolean }).bumpSendSeq('bob', 9)), StoreUsageError)
+    } finally {
+      await s.close()
+      cleanup()
+    }
+  })
+}

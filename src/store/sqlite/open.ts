@@ -37,7 +37,16 @@ export interface OpenStoreOptions {
   now?: () => number
   /** Schema migrations. @default MIGRATIONS (tests add versions to exercise upgrades) */
   migrations?: readonly Migration[]
+  /**
+   * WAL checkpoints off the hot path (issue 3): a PASSIVE checkpoint once no unit ran for this long,
+   * SQLite's automatic checkpoint (inside a committing unit, every 1000 WAL pages) stays as the cap for long busy periods
+   * (sqlite/checkpointer.ts). 0 = SQLite's automatic checkpoint every 1000 pages only. @default 25
+   */
+  checkpointIdleMs?: number
 }
+
+/** Quiet time after the last unit before the WAL is checkpointed (sqlite/checkpointer.ts). */
+export const DEFAULT_CHECKPOINT_IDLE_MS = 25
 
 const FILE_MODE = 0o600
 const DIR_MODE = 0o700
@@ -136,6 +145,9 @@ export async function openStore (opts: OpenStoreOptions): Promise<SqliteStore> {
   const now = opts.now ?? Date.now
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5000
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new StoreInputError('busyTimeoutMs must be a non-negative integer')
+  if (opts.checkpointIdleMs !== undefined && (!Number.isSafeInteger(opts.checkpointIdleMs) || opts.checkpointIdleMs < 0)) {
+    throw new StoreInputError('checkpointIdleMs must be a non-negative integer')
+  }
   if (opts.maxSizeBytes !== undefined && (!Number.isSafeInteger(opts.maxSizeBytes) || opts.maxSizeBytes < 4096)) {
     throw new StoreInputError('maxSizeBytes must be an integer of at least 4096')
   }
@@ -190,7 +202,8 @@ export async function openStore (opts: OpenStoreOptions): Promise<SqliteStore> {
     }
     opts.signal?.throwIfAborted()
     fixFileModes(path)
-    const store = new SqliteStore({ db, path, codec, keyWrap: wrap, schemaVersion: to, now, scrypt })
+    const checkpointIdleMs = opts.checkpointIdleMs ?? DEFAULT_CHECKPOINT_IDLE_MS
+    const store = new SqliteStore({ db, path, codec, keyWrap: wrap, schemaVersion: to, now, scrypt, checkpointIdleMs })
     ok = true
     return store
   } finally {

@@ -15,12 +15,13 @@ import type { ScryptParams } from '../../crypto/primitives/index.js'
 import {
   AeadCodec, newDataKey, plainCodec, unwrapDataKey, wrapDataKey, type KeyWrapRecord, type ValueCodec
 } from './crypt.js'
+import { Checkpointer } from './checkpointer.js'
 import { GROUP_SECRET_COLUMNS, SqliteGroupTx } from './groups.js'
 import type { GroupTx } from '../groups.js'
 import {
   DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_PREKEY_ID, MESSAGE_STATUSES, PREKEY_KINDS,
   type CallOptions, type Contact, type ContactPatch, type Durability, type WriteOptions, type IncomingReceipt, type InsertResult, type ListMessagesOptions,
-  type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
+  type MessageOrigin, type MessageStatus, type NewMessage, type NewOutboxEntry, type NewReceiptOutboxEntry, type OutboxEntry, type ParleyStore,
   type PreKeyKind, type ReadTx, type Receipt, type ReceiptOutboxEntry, type StoredIdentity, type StoredMessage, type StoredPreKey,
   type WriteTx, type ConversationState
 } from '../types.js'
@@ -428,6 +429,12 @@ class SqliteTx implements WriteTx {
     return r === undefined ? null : this.#message(r)
   }
 
+  messageOrigin (id: string): MessageOrigin | null {
+    checkId('message id', id)
+    const r = this.#get('SELECT peer_id, direction FROM messages WHERE id = ?', id)
+    return r === undefined ? null : { peerId: String(r.peer_id), direction: r.direction === 'in' ? 'in' : 'out' }
+  }
+
   listMessages (peerId: string, opts: ListMessagesOptions = {}): StoredMessage[] {
     checkId('peerId', peerId)
     const limit = checkLimit(opts.limit, DEFAULT_LIST_LIMIT)
@@ -617,6 +624,13 @@ class SqliteTx implements WriteTx {
     return { peerId, sendSeq: Number(r.send_seq), recvSeq: Number(r.recv_seq), skips: Number(r.skips), route: this.#open('conversations', 'route', peerId, r.route) }
   }
 
+  bumpSendSeq (peerId: string, seq: number): boolean {
+    this.#w()
+    checkId('peerId', peerId)
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new StoreInputError('sendSeq must be a non-negative integer')
+    return this.#run('UPDATE conversations SET send_seq = ?, updated_at = ? WHERE peer_id = ? AND send_seq < ?', seq, this.#h.now(), peerId, seq) > 0
+  }
+
   putConversation (state: ConversationState): void {
     this.#w()
     const peerId = checkId('peerId', state.peerId)
@@ -683,6 +697,10 @@ const SECRET_COLUMNS: ReadonlyArray<{ table: string, column: string, key: string
 export interface SqliteStoreInit {
   db: DatabaseSync
   path: string
+  /** Checkpoint the WAL after this long without a unit; 0 = SQLite's automatic checkpoints only. @default 0 */
+  checkpointIdleMs?: number
+  /** With idle checkpoints: SQLite's automatic checkpoint as a cap, in WAL pages. @default 1000 (SQLite's own default) */
+  checkpointCapPages?: number
   codec: ValueCodec
   keyWrap: KeyWrapRecord
   schemaVersion: number
@@ -706,6 +724,10 @@ export class SqliteStore implements ParleyStore {
   #keyWrap: KeyWrapRecord
   #inWrite = false
   #closed = false
+  /** The connection's synchronous mode (openStore leaves it at FULL). */
+  #sync: 'full' | 'normal' | 'unknown' = 'full'
+  /** Idle-time WAL checkpoints (null: SQLite's automatic checkpoints only). */
+  readonly #checkpointer: Checkpointer | null
 
   constructor (init: SqliteStoreInit) {
     this.path = init.path
@@ -722,6 +744,21 @@ export class SqliteStore implements ParleyStore {
       inWrite: () => this.#inWrite,
       stmt: (sql) => this.#stmt(sql)
     })
+    const idleMs = init.checkpointIdleMs ?? 0
+    this.#checkpointer = null
+    if (idleMs > 0) {
+      // issue 3 (round-trip tail): checkpoints when idle, the automatic one only as a cap (checkpointer.ts)
+      this.#db.exec(`PRAGMA wal_autocheckpoint = ${Math.trunc(init.checkpointCapPages ?? 1000)}`)
+      this.#checkpointer = new Checkpointer({
+        idleMs,
+        checkpoint: () => { if (!this.#closed && !this.#inWrite) this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)') }
+      })
+    }
+  }
+
+  /** Idle-time WAL checkpoints run so far (tests and metrics). */
+  get idleCheckpoints (): number {
+    return this.#checkpointer?.completed ?? 0
   }
 
   get encrypted (): boolean { return this.#codec.encrypted }
@@ -743,33 +780,33 @@ export class SqliteStore implements ParleyStore {
 
   /**
    * The synchronous core of write(): BEGIN IMMEDIATE, fn, COMMIT; ROLLBACK on any throw. A deferred
-   * unit runs with synchronous=NORMAL (no fsync at its COMMIT); the connection is back at FULL after it.
+   * unit runs with synchronous=NORMAL (no fsync at its COMMIT), a full unit with synchronous=FULL.
+   * perf (issue 3): the connection's mode is switched only when it differs from what the unit needs
+   * (a full unit after a deferred one sets FULL before its BEGIN; a failure to set it fails the unit
+   * before anything runs), so a run of deferred units costs no PRAGMA per unit.
    */
   #writeSync<T> (fn: (tx: WriteTx) => T, what = 'write', durability: Durability = 'full'): T {
     if (this.#closed) throw new StoreClosedError()
     if (this.#inWrite) throw new StoreUsageError('store.write() cannot be nested')
     if (durability !== 'full' && durability !== 'deferred') throw new StoreInputError('durability must be full or deferred')
-    if (durability === 'deferred') {
-      // (a pragma takes effect outside a transaction only; it applies to this connection's next commits)
-      try {
-        this.#stmt('PRAGMA synchronous = NORMAL').run()
-      } catch (err) {
-        throw toStoreError(err, what)
-      }
-    }
     try {
-      return this.#unit(fn, what)
-    } finally {
-      if (durability === 'deferred') {
-        // FULL again before anything else can commit; if even this fails, no unit may run at NORMAL by mistake
-        try {
-          this.#stmt('PRAGMA synchronous = FULL').run()
-        } catch {
-          this.#closed = true
-          try { this.#db.close() } catch { /* closed either way */ }
-        }
-      }
+      // (a pragma takes effect outside a transaction only; it applies to this connection's next commits)
+      this.#setSync(durability === 'deferred' ? 'normal' : 'full')
+    } catch (err) {
+      throw toStoreError(err, what)
     }
+    const result = this.#unit(fn, what)
+    this.#checkpointer?.committed()
+    return result
+  }
+
+  /** The connection's synchronous mode, set only when it changes (see #writeSync). */
+  #setSync (mode: 'full' | 'normal'): void {
+    if (this.#sync === mode) return
+    // unknown while the PRAGMA runs: if it throws, the next unit sets its mode again
+    this.#sync = 'unknown'
+    this.#stmt(mode === 'full' ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL').run()
+    this.#sync = mode
   }
 
   #unit<T> (fn: (tx: WriteTx) => T, what: string): T {
@@ -874,6 +911,7 @@ export class SqliteStore implements ParleyStore {
   // messages
   async insertMessage (message: NewMessage, opts?: CallOptions): Promise<InsertResult> { return await this.write(tx => tx.insertMessage(message), opts) }
   async getMessage (id: string, opts?: CallOptions): Promise<StoredMessage | null> { return this.#r(opts, tx => tx.getMessage(id)) }
+  async messageOrigin (id: string, opts?: CallOptions): Promise<MessageOrigin | null> { return this.#r(opts, tx => tx.messageOrigin(id)) }
   async listMessages (peerId: string, opts?: ListMessagesOptions): Promise<StoredMessage[]> { return this.#r(opts, tx => tx.listMessages(peerId, opts)) }
   async setStatus (id: string, status: MessageStatus, opts?: CallOptions): Promise<boolean> { return await this.write(tx => tx.setStatus(id, status), opts) }
   async markRead (peerId: string, opts?: CallOptions & { upToSeq?: number, at?: number }): Promise<number> {
@@ -1001,6 +1039,7 @@ export class SqliteStore implements ParleyStore {
     if (this.#closed) return
     this.#closed = true
     this.#stmts.clear()
+    this.#checkpointer?.close()
     try {
       // Fold the WAL into the main file and truncate it (https://sqlite.org/pragma.html#pragma_wal_checkpoint).
       this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
