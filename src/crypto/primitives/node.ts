@@ -6,7 +6,7 @@
 import * as nc from 'node:crypto'
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { createHasher } from '@noble/hashes/utils.js'
+import { createHasher, type Hash } from '@noble/hashes/utils.js'
 import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair, type ScryptParams } from './types.js'
 
 // DER prefixes that wrap a raw 32-byte key into PKCS#8 / SPKI (RFC 8410 §7 and §4); X25519 public
@@ -119,28 +119,65 @@ type KeyedHmac = ReturnType<typeof nobleHmac.create>
 type Sha256State = ReturnType<typeof sha256.create>
 
 /**
+ * A noble `Hash` (the public interface noble's HMAC accepts from a createHasher wrapper) around one
+ * noble SHA-256 instance, all hashing done by noble. Its one addition: an input of exactly one block
+ * is first copied into a preallocated block. Why: noble's HMAC constructor hashes its padded key, a
+ * fresh 64-byte array, and noble reads a full input block through a DataView; V8 keeps typed arrays
+ * of <= 64 bytes on its heap and must first move such an array's memory off the heap to give it an
+ * ArrayBuffer (~1.5 µs, more than the two compressions of the keying, plus GC work later). The copy
+ * costs ~20 ns and is wiped right after (it holds key ^ ipad / key ^ opad).
+ */
+const BLOCK = new Uint8Array(new ArrayBuffer(64))
+class StagedSha256 implements Hash<StagedSha256> {
+  readonly blockLen = 64
+  readonly outputLen = 32
+  readonly canXOF = false
+  constructor (readonly inner: Sha256State) {}
+  update (data: Uint8Array): this {
+    if (data.length === 64) {
+      BLOCK.set(data)
+      try { this.inner.update(BLOCK) } finally { BLOCK.fill(0) }
+    } else {
+      this.inner.update(data)
+    }
+    return this
+  }
+  digestInto (out: Uint8Array): void { this.inner.digestInto(out) }
+  digest (): ReturnType<Sha256State['digest']> { return this.inner.digest() }
+  destroy (): void { this.inner.destroy() }
+  _cloneInto (to?: StagedSha256): StagedSha256 {
+    if (to === undefined) return new StagedSha256(this.inner.clone())
+    this.inner._cloneInto(to.inner)
+    return to
+  }
+  clone (): StagedSha256 { return this._cloneInto() }
+}
+
+/**
  * noble's HMAC constructor takes two SHA-256 instances from `hash.create()`. This hasher (noble's own
  * createHasher wrapper) hands out recycled instances, reset to SHA-256's initial state by noble's
  * _cloneInto from a pristine instance; `release` returns them after the HMAC is destroyed (wiped).
  */
 const pristineSha256: Sha256State = sha256.create()
-const sha256Pool: Sha256State[] = []
+const sha256Pool: StagedSha256[] = []
 const SHA256_POOL_MAX = 16
 const pooledSha256 = createHasher(() => {
   const h = sha256Pool.pop()
-  return h === undefined ? sha256.create() : pristineSha256._cloneInto(h)
+  if (h === undefined) return new StagedSha256(sha256.create())
+  pristineSha256._cloneInto(h.inner)
+  return h
 })
 function keyedHmac (key: Uint8Array): KeyedHmac {
   return nobleHmac.create(pooledSha256, key)
 }
 function release (k: KeyedHmac): void {
   k.destroy() // wipes both hash states (noble HashMD.destroy)
-  if (sha256Pool.length < SHA256_POOL_MAX - 1) sha256Pool.push(k.iHash as Sha256State, k.oHash as Sha256State)
+  if (sha256Pool.length < SHA256_POOL_MAX - 1) sha256Pool.push(k.iHash as unknown as StagedSha256, k.oHash as unknown as StagedSha256)
 }
 
-const scratch: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+const scratch: KeyedHmac = nobleHmac.create(pooledSha256, ZERO_KEY)
 /** HKDF-Extract with the all-zero salt (the ratchet's message keys; RFC 5869 §2.2 default salt). */
-const zeroSaltHmac: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+const zeroSaltHmac: KeyedHmac = nobleHmac.create(pooledSha256, ZERO_KEY)
 const digestBuf = new Uint8Array(32)
 const counterByte = new Uint8Array(1)
 
