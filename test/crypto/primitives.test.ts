@@ -1,6 +1,7 @@
 // Primitives: RFC known-answer vectors for both implementations (node:crypto and WebCrypto), plus
 // random cross-checks against @noble/* (the audited reference).
 import { test } from 'node:test'
+import { createCipheriv } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { x25519 as nobleX, ed25519 as nobleEd } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
@@ -61,6 +62,31 @@ for (const p of impls) {
       await assert.rejects(p.aesGcmDecrypt(key, nonce, sealed, hex('ab')), PrimitiveError)
     }
     await assert.rejects(p.aesCbcDecrypt(key, iv, p.randomBytes(15)), PrimitiveError)
+    await assert.rejects(p.aesCbcDecrypt(key, iv, new Uint8Array(0)), PrimitiveError)
+  })
+
+  test(`${p.name}: AES-CBC refuses every malformed PKCS#7 padding and accepts every well-formed one`, async () => {
+    const key = p.randomBytes(32); const iv = p.randomBytes(16)
+    // raw CBC (no padding) of a chosen last block, so the decrypted padding is whatever we choose
+    const rawCbc = (block: Uint8Array): Uint8Array => {
+      const c = createCipheriv('aes-256-cbc', key, iv); c.setAutoPadding(false)
+      return new Uint8Array(c.update(block))
+    }
+    for (let pad = 0; pad <= 17; pad++) {
+      const block = p.randomBytes(32)
+      if (pad <= 16) block.fill(pad, 32 - pad)
+      block[31] = pad
+      if (pad >= 1 && pad <= 16) {
+        assert.deepEqual(await p.aesCbcDecrypt(key, iv, rawCbc(block)), block.subarray(0, 32 - pad), `pad ${pad}`)
+        if (pad >= 2) {
+          // one wrong byte anywhere inside the padding
+          const wrong = block.slice(); wrong[32 - pad]! ^= 0x01
+          await assert.rejects(p.aesCbcDecrypt(key, iv, rawCbc(wrong)), PrimitiveError, `pad ${pad}, first byte wrong`)
+        }
+      } else {
+        await assert.rejects(p.aesCbcDecrypt(key, iv, rawCbc(block)), PrimitiveError, `pad byte ${pad}`)
+      }
+    }
   })
 }
 

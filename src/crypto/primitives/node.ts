@@ -288,6 +288,67 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
   }
 }
 
+// AES-256-CBC with PKCS#7 (RFC 5652 §6.3) on OpenSSL, padding done here so that each direction is
+// one update() into one output buffer (no final block to concatenate). The IV goes through an
+// off-heap array: a fresh 16-byte IV lives on V8's heap, and node:crypto would first move it off.
+const CBC_IV = new Uint8Array(new ArrayBuffer(16))
+/** Staging for padded plaintexts up to 1 KiB (the ratchet's typical message); wiped after use. */
+const CBC_STAGE = new Uint8Array(new ArrayBuffer(JS_MAX + 16))
+
+function cbcEncrypt (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
+  if (!(plaintext instanceof Uint8Array)) throw new PrimitiveError('AES-CBC plaintext must be bytes')
+  const padLen = 16 - (plaintext.length % 16)
+  const total = plaintext.length + padLen
+  const padded = total <= CBC_STAGE.length ? CBC_STAGE.subarray(0, total) : new Uint8Array(total)
+  padded.set(plaintext)
+  padded.fill(padLen, plaintext.length)
+  CBC_IV.set(iv)
+  try {
+    const c = nc.createCipheriv('aes-256-cbc', secret(key), CBC_IV)
+    c.setAutoPadding(false)
+    const out = c.update(padded)
+    c.final() // empty (whole blocks); releases the OpenSSL context
+    return u8(out)
+  } finally {
+    padded.fill(0)
+    CBC_IV.fill(0)
+  }
+}
+
+function cbcDecrypt (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
+  if (!(ciphertext instanceof Uint8Array) || ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  }
+  CBC_IV.set(iv)
+  let out: Buffer
+  try {
+    const d = nc.createDecipheriv('aes-256-cbc', secret(key), CBC_IV)
+    d.setAutoPadding(false)
+    out = d.update(ciphertext)
+    d.final()
+  } catch {
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  } finally {
+    CBC_IV.fill(0)
+  }
+  // PKCS#7: the last byte p is 1..16 and the last p bytes all equal p. All 16 tail bytes are read
+  // whatever p is (no early exit), so the check's timing does not depend on where the padding fails.
+  const n = out.length
+  const p = out[n - 1]!
+  let bad = ((p - 1) >>> 0) >= 16 ? 1 : 0
+  for (let i = 1; i <= 16; i++) {
+    const inPad = ((i - p - 1) >> 31) & 0xff // 0xff for the last p bytes, else 0
+    bad |= (out[n - i]! ^ p) & inPad
+  }
+  if (bad !== 0) {
+    out.fill(0)
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, n - p)
+}
+
 function ed25519Private (seed: Uint8Array): nc.KeyObject {
   checkLength('Ed25519 seed', seed, 32)
   return quiet(() => nc.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' }))
@@ -391,20 +452,8 @@ export const nodePrimitives: CryptoPrimitives = {
   async hkdfSha256 (ikm, salt, info, length) { return hkdf(ikm, salt, info, length) },
   async hkdfSha256Split (ikm, salt, info, lengths) { return hkdfSplit(ikm, salt, info, lengths) },
 
-  async aesCbcEncrypt (key, iv, plaintext) {
-    checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
-    const c = nc.createCipheriv('aes-256-cbc', secret(key), iv)
-    return u8(Buffer.concat([c.update(plaintext), c.final()]))
-  },
-  async aesCbcDecrypt (key, iv, ciphertext) {
-    checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
-    try {
-      const d = nc.createDecipheriv('aes-256-cbc', secret(key), iv)
-      return u8(Buffer.concat([d.update(ciphertext), d.final()]))
-    } catch {
-      throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
-    }
-  },
+  async aesCbcEncrypt (key, iv, plaintext) { return cbcEncrypt(key, iv, plaintext) },
+  async aesCbcDecrypt (key, iv, ciphertext) { return cbcDecrypt(key, iv, ciphertext) },
   async aesGcmEncrypt (key, nonce, plaintext, aad) {
     checkLength('AES-256 key', key, 32); checkLength('GCM nonce', nonce, 12)
     const c = nc.createCipheriv('aes-256-gcm', secret(key), nonce)
