@@ -120,14 +120,20 @@ type Sha256State = ReturnType<typeof sha256.create>
 
 /**
  * A noble `Hash` (the public interface noble's HMAC accepts from a createHasher wrapper) around one
- * noble SHA-256 instance, all hashing done by noble. Its one addition: an input of exactly one block
- * is first copied into a preallocated block. Why: noble's HMAC constructor hashes its padded key, a
- * fresh 64-byte array, and noble reads a full input block through a DataView; V8 keeps typed arrays
- * of <= 64 bytes on its heap and must first move such an array's memory off the heap to give it an
- * ArrayBuffer (~1.5 µs, more than the two compressions of the keying, plus GC work later). The copy
- * costs ~20 ns and is wiped right after (it holds key ^ ipad / key ^ opad).
+ * noble SHA-256 instance; all hashing is done by noble. It only changes how bytes are handed over,
+ * to spare V8 DataView work that costs more than the hashing on the ratchet's short inputs:
+ * - noble's HMAC constructor hashes its padded key, a fresh 64-byte array, and noble reads a whole
+ *   input block through a new DataView over the input. V8 keeps typed arrays of <= 64 bytes on its
+ *   heap and must first move such an array's memory off the heap to give it an ArrayBuffer (~1.5 µs,
+ *   more than the keying's two compressions, plus GC work later). A one-block input is therefore
+ *   copied into a preallocated block and passed as 63 + 1 bytes, which noble buffers and hashes
+ *   through its own cached view (no allocation); the copy is wiped (it holds key ^ ipad / ^ opad).
+ * - digestInto(out) would build a DataView over `out` (noble's digest() uses its own buffer's cached
+ *   view and returns a small copy): digest() is used, its copy moved to `out` and wiped.
  */
 const BLOCK = new Uint8Array(new ArrayBuffer(64))
+const BLOCK_HEAD = BLOCK.subarray(0, 63)
+const BLOCK_TAIL = BLOCK.subarray(63)
 class StagedSha256 implements Hash<StagedSha256> {
   readonly blockLen = 64
   readonly outputLen = 32
@@ -136,13 +142,23 @@ class StagedSha256 implements Hash<StagedSha256> {
   update (data: Uint8Array): this {
     if (data.length === 64) {
       BLOCK.set(data)
-      try { this.inner.update(BLOCK) } finally { BLOCK.fill(0) }
+      try {
+        this.inner.update(BLOCK_HEAD)
+        this.inner.update(BLOCK_TAIL)
+      } finally {
+        BLOCK.fill(0)
+      }
     } else {
       this.inner.update(data)
     }
     return this
   }
-  digestInto (out: Uint8Array): void { this.inner.digestInto(out) }
+  digestInto (out: Uint8Array): void {
+    if (!(out instanceof Uint8Array) || out.length < 32) throw new RangeError('"output" expected length >= 32')
+    const d = this.inner.digest()
+    out.set(d)
+    d.fill(0)
+  }
   digest (): ReturnType<Sha256State['digest']> { return this.inner.digest() }
   destroy (): void { this.inner.destroy() }
   _cloneInto (to?: StagedSha256): StagedSha256 {
