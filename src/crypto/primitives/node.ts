@@ -120,16 +120,16 @@ type Sha256State = ReturnType<typeof sha256.create>
 
 /**
  * A noble `Hash` (the public interface noble's HMAC accepts from a createHasher wrapper) around one
- * noble SHA-256 instance; all hashing is done by noble. It only changes how bytes are handed over,
- * to spare V8 DataView work that costs more than the hashing on the ratchet's short inputs:
+ * noble SHA-256 instance; all hashing is done by noble. It only changes how a one-block input is
+ * handed over, sparing V8 work that costs more than the hashing itself:
  * - noble's HMAC constructor hashes its padded key, a fresh 64-byte array, and noble reads a whole
  *   input block through a new DataView over the input. V8 keeps typed arrays of <= 64 bytes on its
  *   heap and must first move such an array's memory off the heap to give it an ArrayBuffer (~1.5 µs,
  *   more than the keying's two compressions, plus GC work later). A one-block input is therefore
  *   copied into a preallocated block and passed as 63 + 1 bytes, which noble buffers and hashes
  *   through its own cached view (no allocation); the copy is wiped (it holds key ^ ipad / ^ opad).
- * - digestInto(out) would build a DataView over `out` (noble's digest() uses its own buffer's cached
- *   view and returns a small copy): digest() is used, its copy moved to `out` and wiped.
+ * (Digests keep noble's digestInto: going through digest() instead, to spare the DataView over the
+ * output, allocated more and measured slower.)
  */
 const BLOCK = new Uint8Array(new ArrayBuffer(64))
 const BLOCK_HEAD = BLOCK.subarray(0, 63)
@@ -153,12 +153,7 @@ class StagedSha256 implements Hash<StagedSha256> {
     }
     return this
   }
-  digestInto (out: Uint8Array): void {
-    if (!(out instanceof Uint8Array) || out.length < 32) throw new RangeError('"output" expected length >= 32')
-    const d = this.inner.digest()
-    out.set(d)
-    d.fill(0)
-  }
+  digestInto (out: Uint8Array): void { this.inner.digestInto(out) }
   digest (): ReturnType<Sha256State['digest']> { return this.inner.digest() }
   destroy (): void { this.inner.destroy() }
   _cloneInto (to?: StagedSha256): StagedSha256 {
@@ -305,8 +300,12 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
 }
 
 // AES-256-CBC with PKCS#7 (RFC 5652 §6.3) on OpenSSL, padding done here so that each direction is
-// one update() into one output buffer (no final block to concatenate). The IV goes through an
-// off-heap array: a fresh 16-byte IV lives on V8's heap, and node:crypto would first move it off.
+// one update() of whole blocks into one output buffer: no final() call and no final block to
+// concatenate (OpenSSL's encrypt update emits every whole block; padding would only be added by
+// final, which is not called; decryption runs with OpenSSL's padding off). Not calling final() leaves
+// the cipher context, like the KeyObject holding the same key, to be freed (and cleansed, by
+// OpenSSL's EVP_CIPHER_CTX_free) when V8 collects it. The IV goes through an off-heap array: a fresh
+// 16-byte IV lives on V8's heap, and node:crypto would first move it off.
 const CBC_IV = new Uint8Array(new ArrayBuffer(16))
 /** Staging for padded plaintexts up to 1 KiB (the ratchet's typical message); wiped after use. */
 const CBC_STAGE = new Uint8Array(new ArrayBuffer(JS_MAX + 16))
@@ -321,11 +320,7 @@ function cbcEncrypt (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Ui
   padded.fill(padLen, plaintext.length)
   CBC_IV.set(iv)
   try {
-    const c = nc.createCipheriv('aes-256-cbc', secret(key), CBC_IV)
-    c.setAutoPadding(false)
-    const out = c.update(padded)
-    c.final() // empty (whole blocks); releases the OpenSSL context
-    return u8(out)
+    return u8(nc.createCipheriv('aes-256-cbc', secret(key), CBC_IV).update(padded))
   } finally {
     padded.fill(0)
     CBC_IV.fill(0)
@@ -343,7 +338,6 @@ function cbcDecrypt (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): U
     const d = nc.createDecipheriv('aes-256-cbc', secret(key), CBC_IV)
     d.setAutoPadding(false)
     out = d.update(ciphertext)
-    d.final()
   } catch {
     throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
   } finally {
