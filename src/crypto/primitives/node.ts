@@ -192,14 +192,32 @@ const zeroSaltHmac: KeyedHmac = nobleHmac.create(pooledSha256, ZERO_KEY)
 const digestBuf = new Uint8Array(32)
 const counterByte = new Uint8Array(1)
 
-/** HMAC of the concatenation of `parts` under the key schedule `k`, into digestBuf. */
-function macParts (k: KeyedHmac, parts: readonly Uint8Array[]): void {
-  k._cloneInto(scratch)
+/**
+ * HMAC of a || b || c under the key schedule `k`, into digestBuf. The keyed state is copied into a
+ * scratch instance, unless `last`: then `k` itself is finished (and so wiped), sparing the copy on a
+ * key's last (often only) use; the caller releases `k` as usual.
+ */
+function macInto (k: KeyedHmac, last: boolean, a: Uint8Array, b?: Uint8Array, c?: Uint8Array): void {
+  const h = last ? k : k._cloneInto(scratch)
   try {
-    for (const p of parts) scratch.update(p)
-    scratch.digestInto(digestBuf) // also destroys (wipes) scratch
+    h.update(a)
+    if (b !== undefined) h.update(b)
+    if (c !== undefined) h.update(c)
+    h.digestInto(digestBuf) // also destroys (wipes) h
   } catch (err) {
-    scratch.destroy() // e.g. a part that is not bytes: leave no keyed state behind
+    h.destroy() // e.g. a part that is not bytes: leave no keyed state behind
+    throw new PrimitiveError('HMAC input must be bytes', { cause: err })
+  }
+}
+/** macInto for any number of parts. */
+function macParts (k: KeyedHmac, last: boolean, parts: readonly Uint8Array[]): void {
+  if (parts.length <= 3 && parts.length > 0) return macInto(k, last, parts[0]!, parts[1], parts[2])
+  const h = last ? k : k._cloneInto(scratch)
+  try {
+    for (const p of parts) h.update(p)
+    h.digestInto(digestBuf)
+  } catch (err) {
+    h.destroy()
     throw new PrimitiveError('HMAC input must be bytes', { cause: err })
   }
 }
@@ -220,7 +238,7 @@ function hmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
   }
   const k = keyedHmac(key)
   try {
-    macParts(k, parts)
+    macParts(k, true, parts)
     return takeDigest()
   } finally {
     release(k)
@@ -229,10 +247,13 @@ function hmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
 
 /** HMAC-SHA256 of several messages under one key: one key schedule, copied per message. */
 function hmacMany (key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
-  if (messages.some(m => m.length > JS_MAX)) return messages.map(m => hmacParts(key, [m]))
+  const n = messages.length
+  for (let i = 0; i < n; i++) if (messages[i]!.length > JS_MAX) return messages.map(m => hmacParts(key, [m]))
   const k = keyedHmac(key)
   try {
-    return messages.map(m => { macParts(k, [m]); return takeDigest() })
+    const out: Uint8Array[] = []
+    for (let i = 0; i < n; i++) { macInto(k, i === n - 1, messages[i]!); out.push(takeDigest()) }
+    return out
   } finally {
     release(k)
   }
@@ -261,7 +282,8 @@ function hkdfSplit (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths
   }
   if (length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
   // always the JS path (correct for any IKM length; the ratchet's IKM is a 32-byte seed)
-  const outs = lengths.map(l => new Uint8Array(l))
+  const outs: Uint8Array[] = []
+  for (const l of lengths) outs.push(new Uint8Array(l))
   hkdfInto(ikm, salt, info, outs, length)
   return outs
 }
@@ -271,7 +293,7 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
   // §2.2: PRK = HMAC-Hash(salt, IKM)
   const extractor = salt.length === 0 || (salt.length === 32 && isAllZero(salt)) ? zeroSaltHmac : keyedHmac(salt)
   try {
-    macParts(extractor, [ikm])
+    macInto(extractor, extractor !== zeroSaltHmac, ikm)
   } finally {
     if (extractor !== zeroSaltHmac) release(extractor)
   }
@@ -283,7 +305,9 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
     // §2.3: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), T(0) empty; OKM = first L octets of T(1) | T(2) | …
     for (let i = 1, at = 0; at < length; i++, at += 32) {
       counterByte[0] = i
-      macParts(prk, i === 1 ? [info, counterByte] : [digestBuf, info, counterByte])
+      const last = at + 32 >= length
+      if (i === 1) macInto(prk, last, info, counterByte)
+      else macInto(prk, last, digestBuf, info, counterByte)
       // copy T(i) (or what is still needed of it) across the output pieces
       for (let d = 0, need = Math.min(32, length - at); d < need;) {
         const dst = outs[piece]!
