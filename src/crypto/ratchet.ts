@@ -96,22 +96,30 @@ export async function kdfRootKey (rootKey: Uint8Array, dhOut: Uint8Array): Promi
 
 /** KDF_CK (DR §5.2, libsignal: message key seed = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02)). */
 export async function kdfChainKey (chainKey: Uint8Array): Promise<{ seed: Uint8Array, next: Uint8Array }> {
-  if (primitives.hmacSha256Many !== undefined) {
-    const [seed, next] = await primitives.hmacSha256Many(chainKey, CK_INPUTS)
-    return { seed: seed!, next: next! }
-  }
-  const seed = await primitives.hmacSha256(chainKey, BYTE_1)
-  return { seed, next: await primitives.hmacSha256(chainKey, BYTE_2) }
+  const [seed, next] = await chainStep(chainKey)
+  return { seed: seed!, next: next! }
+}
+
+/**
+ * KDF_CK as [seed, next chain key]. The per-message helpers below are plain functions handing back
+ * the primitive's own promise: no extra async frame per step on the hot path.
+ */
+function chainStep (chainKey: Uint8Array): Promise<readonly Uint8Array[]> {
+  if (primitives.hmacSha256Many !== undefined) return primitives.hmacSha256Many(chainKey, CK_INPUTS)
+  return Promise.all([primitives.hmacSha256(chainKey, BYTE_1), primitives.hmacSha256(chainKey, BYTE_2)])
 }
 
 /** Expands a message key seed into AES key, MAC key and IV (libsignal "WhisperMessageKeys"). */
 export async function deriveMessageKeys (seed: Uint8Array): Promise<MessageKeys> {
-  if (primitives.hkdfSha256Split !== undefined) {
-    const [cipherKey, macKey, iv] = await primitives.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
-    return { cipherKey: cipherKey!, macKey: macKey!, iv: iv! }
-  }
-  const okm = await primitives.hkdfSha256(seed, ZERO_SALT, INFO_MESSAGE_KEYS, 80)
-  return { cipherKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64), iv: okm.subarray(64, 80) }
+  const [cipherKey, macKey, iv] = await messageKeyPieces(seed)
+  return { cipherKey: cipherKey!, macKey: macKey!, iv: iv! }
+}
+
+/** "WhisperMessageKeys" as [AES key, MAC key, IV]. */
+function messageKeyPieces (seed: Uint8Array): Promise<readonly Uint8Array[]> {
+  if (primitives.hkdfSha256Split !== undefined) return primitives.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+  return primitives.hkdfSha256(seed, ZERO_SALT, INFO_MESSAGE_KEYS, 80)
+    .then(okm => [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 80)])
 }
 
 async function defaultKeyPair (): Promise<KeyPair> { return await primitives.x25519Generate() }
@@ -140,13 +148,13 @@ export function initResponderRatchet (rootKey: Uint8Array, ourRatchetKey: KeyPai
 }
 
 /** libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body), full 32 bytes. */
-async function messageMac (macKey: Uint8Array, sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
-  if (primitives.hmacSha256Parts !== undefined) return await primitives.hmacSha256Parts(macKey, [sender, receiver, body])
+function messageMac (macKey: Uint8Array, sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+  if (primitives.hmacSha256Parts !== undefined) return primitives.hmacSha256Parts(macKey, [sender, receiver, body])
   const data = new Uint8Array(sender.length + receiver.length + body.length)
   data.set(sender, 0)
   data.set(receiver, sender.length)
   data.set(body, sender.length + receiver.length)
-  return await primitives.hmacSha256(macKey, data)
+  return primitives.hmacSha256(macKey, data)
 }
 
 export interface RatchetEncryptResult {
@@ -161,9 +169,9 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   if (chain === undefined) throw new NoSessionError('session cannot send before it has received a message')
   if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new MalformedInputError('plaintext too large')
   // DR §3.4: CKs, mk = KDF_CK(CKs)
-  const { seed, next } = await kdfChainKey(chain.key)
-  const keys = await deriveMessageKeys(seed)
-  const ciphertext = await primitives.aesCbcEncrypt(keys.cipherKey, keys.iv, plaintext)
+  const [seed, next] = await chainStep(chain.key)
+  const [cipherKey, macKey, iv] = await messageKeyPieces(seed!)
+  const ciphertext = await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
   const message = encodeSignalMessageBody(ctx.version, {
     ratchetKey: state.sendingRatchetKey.publicKey,
     counter: chain.index,
@@ -171,19 +179,19 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   }, ciphertext, MAC_LENGTH)
   const body = message.subarray(0, message.length - MAC_LENGTH)
   // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
-  const mac = await messageMac(keys.macKey, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
+  const mac = await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
   message.set(mac.subarray(0, MAC_LENGTH), body.length)
-  return { state: { ...state, sendingChain: { key: next, index: chain.index + 1 } }, message }
+  return { state: { ...state, sendingChain: { key: next!, index: chain.index + 1 } }, message }
 }
 
 /** Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). */
 async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
-  const keys = await deriveMessageKeys(seed)
-  const mac = await messageMac(keys.macKey, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
+  const [cipherKey, macKey, iv] = await messageKeyPieces(seed)
+  const mac = await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
   // MAC before decryption, compared in constant time (encrypt-then-MAC)
   if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
   try {
-    return await primitives.aesCbcDecrypt(keys.cipherKey, keys.iv, msg.ciphertext)
+    return await primitives.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
   } catch (err) {
     throw new BadMacError('message decryption failed', { cause: err })
   }
@@ -199,9 +207,9 @@ async function skipKeys (chain: ChainState, ratchetKey: Uint8Array, until: numbe
   let key = chain.key
   let index = chain.index
   while (index < until) {
-    const { seed, next } = await kdfChainKey(key)
-    out.push({ ratchetKey, index, seed })
-    key = next
+    const [seed, next] = await chainStep(key)
+    out.push({ ratchetKey, index, seed: seed! })
+    key = next!
     index++
   }
   return { key, index }
@@ -290,14 +298,14 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   // DR §3.5: SkipMessageKeys(state, header.n); CKr, mk = KDF_CK(CKr); Nr += 1
   const remoteKey = next.remoteRatchetKey!
   chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
-  const { seed, next: nextChainKey } = await kdfChainKey(chain.key)
-  const plaintext = await openMessage(seed, msg, ctx)
+  const [seed, nextChainKey] = await chainStep(chain.key)
+  const plaintext = await openMessage(seed!, msg, ctx)
   // DR §6.5 (deletion): after a successful DH step our previous ratchet private key is retired; drop
   // any cached copy the primitives hold (the caller's older state objects are theirs to erase)
   if (next !== state) primitives.x25519Forget?.(state.sendingRatchetKey.privateKey)
   const skipped = newSkipped.length === 0 ? next.skipped : capSkipped([...next.skipped, ...newSkipped])
   return {
-    state: { ...next, receivingChain: { key: nextChainKey, index: chain.index + 1 }, skipped },
+    state: { ...next, receivingChain: { key: nextChainKey!, index: chain.index + 1 }, skipped },
     plaintext
   }
 }
