@@ -297,7 +297,7 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
 
   // DR §3.5: SkipMessageKeys(state, header.n); CKr, mk = KDF_CK(CKr); Nr += 1
   const remoteKey = next.remoteRatchetKey!
-  chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
+  if (msg.counter !== chain.index) chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
   const [seed, nextChainKey] = await chainStep(chain.key)
   const plaintext = await openMessage(seed!, msg, ctx)
   // DR §6.5 (deletion): after a successful DH step our previous ratchet private key is retired; drop

@@ -480,14 +480,16 @@ export const nodePrimitives: CryptoPrimitives = {
 
   async sha256 (data) { return u8(nc.createHash('sha256').update(data).digest()) },
   async sha512 (data) { return u8(nc.createHash('sha512').update(data).digest()) },
-  async hmacSha256 (key, data) { return hmacParts(key, [data]) },
-  async hmacSha256Many (key, messages) { return hmacMany(key, messages) },
-  async hmacSha256Parts (key, parts) { return hmacParts(key, parts) },
-  async hkdfSha256 (ikm, salt, info, length) { return hkdf(ikm, salt, info, length) },
-  async hkdfSha256Split (ikm, salt, info, lengths) { return hkdfSplit(ikm, salt, info, lengths) },
+  // The per-message primitives below are synchronous underneath: plain functions returning a settled
+  // promise (errors as rejections, like the async forms) spare an async function frame per call.
+  hmacSha256 (key, data) { try { return Promise.resolve(hmacParts(key, [data])) } catch (err) { return Promise.reject(err) } },
+  hmacSha256Many (key, messages) { try { return Promise.resolve(hmacMany(key, messages)) } catch (err) { return Promise.reject(err) } },
+  hmacSha256Parts (key, parts) { try { return Promise.resolve(hmacParts(key, parts)) } catch (err) { return Promise.reject(err) } },
+  hkdfSha256 (ikm, salt, info, length) { try { return Promise.resolve(hkdf(ikm, salt, info, length)) } catch (err) { return Promise.reject(err) } },
+  hkdfSha256Split (ikm, salt, info, lengths) { try { return Promise.resolve(hkdfSplit(ikm, salt, info, lengths)) } catch (err) { return Promise.reject(err) } },
 
-  async aesCbcEncrypt (key, iv, plaintext) { return cbcEncrypt(key, iv, plaintext) },
-  async aesCbcDecrypt (key, iv, ciphertext) { return cbcDecrypt(key, iv, ciphertext) },
+  aesCbcEncrypt (key, iv, plaintext) { try { return Promise.resolve(cbcEncrypt(key, iv, plaintext)) } catch (err) { return Promise.reject(err) } },
+  aesCbcDecrypt (key, iv, ciphertext) { try { return Promise.resolve(cbcDecrypt(key, iv, ciphertext)) } catch (err) { return Promise.reject(err) } },
   async aesGcmEncrypt (key, nonce, plaintext, aad) {
     checkLength('AES-256 key', key, 32); checkLength('GCM nonce', nonce, 12)
     const c = nc.createCipheriv('aes-256-gcm', secret(key), nonce)
