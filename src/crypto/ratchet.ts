@@ -171,29 +171,40 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   // DR §3.4: CKs, mk = KDF_CK(CKs)
   const [seed, next] = await chainStep(chain.key)
   const [cipherKey, macKey, iv] = await messageKeyPieces(seed!)
-  const ciphertext = await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
-  const message = encodeSignalMessageBody(ctx.version, {
-    ratchetKey: state.sendingRatchetKey.publicKey,
-    counter: chain.index,
-    previousCounter: state.previousCounter
-  }, ciphertext, MAC_LENGTH)
-  const body = message.subarray(0, message.length - MAC_LENGTH)
-  // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
-  const mac = await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
-  message.set(mac.subarray(0, MAC_LENGTH), body.length)
+  seed!.fill(0) // DR §3.4 / §6.5: message keys are used once, then deleted
+  let message: Uint8Array
+  try {
+    const ciphertext = await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
+    message = encodeSignalMessageBody(ctx.version, {
+      ratchetKey: state.sendingRatchetKey.publicKey,
+      counter: chain.index,
+      previousCounter: state.previousCounter
+    }, ciphertext, MAC_LENGTH)
+    const bodyLength = message.length - MAC_LENGTH
+    // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
+    const mac = await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, message.subarray(0, bodyLength))
+    for (let i = 0; i < MAC_LENGTH; i++) message[bodyLength + i] = mac[i]!
+  } finally {
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
+  }
   return { state: { ...state, sendingChain: { key: next!, index: chain.index + 1 } }, message }
 }
 
 /** Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). */
 async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
   const [cipherKey, macKey, iv] = await messageKeyPieces(seed)
-  const mac = await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
-  // MAC before decryption, compared in constant time (encrypt-then-MAC)
-  if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
   try {
-    return await primitives.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
-  } catch (err) {
-    throw new BadMacError('message decryption failed', { cause: err })
+    const mac = await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
+    // MAC before decryption, compared in constant time (encrypt-then-MAC)
+    if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
+    try {
+      return await primitives.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
+    } catch (err) {
+      throw new BadMacError('message decryption failed', { cause: err })
+    }
+  } finally {
+    // the expanded keys are this call's own (the seed may be a stored skipped key: left to the caller)
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
   }
 }
 
@@ -299,7 +310,12 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   const remoteKey = next.remoteRatchetKey!
   if (msg.counter !== chain.index) chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
   const [seed, nextChainKey] = await chainStep(chain.key)
-  const plaintext = await openMessage(seed!, msg, ctx)
+  let plaintext: Uint8Array
+  try {
+    plaintext = await openMessage(seed!, msg, ctx)
+  } finally {
+    seed!.fill(0) // used once (DR §6.5)
+  }
   // DR §6.5 (deletion): after a successful DH step our previous ratchet private key is retired; drop
   // any cached copy the primitives hold (the caller's older state objects are theirs to erase)
   if (next !== state) primitives.x25519Forget?.(state.sendingRatchetKey.privateKey)
