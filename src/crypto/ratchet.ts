@@ -168,21 +168,29 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   const chain = state.sendingChain
   if (chain === undefined) throw new NoSessionError('session cannot send before it has received a message')
   if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new MalformedInputError('plaintext too large')
+  const sync = primitives.sync
   // DR §3.4: CKs, mk = KDF_CK(CKs)
-  const [seed, next] = await chainStep(chain.key)
-  const [cipherKey, macKey, iv] = await messageKeyPieces(seed!)
+  const [seed, next] = sync !== undefined ? sync.hmacSha256Many(chain.key, CK_INPUTS) : await chainStep(chain.key)
+  const [cipherKey, macKey, iv] = sync !== undefined
+    ? sync.hkdfSha256Split(seed!, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+    : await messageKeyPieces(seed!)
   seed!.fill(0) // DR §3.4 / §6.5: message keys are used once, then deleted
   let message: Uint8Array
   try {
-    const ciphertext = await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
+    const ciphertext = sync?.aesCbcEncrypt !== undefined
+      ? sync.aesCbcEncrypt(cipherKey!, iv!, plaintext)
+      : await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
     message = encodeSignalMessageBody(ctx.version, {
       ratchetKey: state.sendingRatchetKey.publicKey,
       counter: chain.index,
       previousCounter: state.previousCounter
     }, ciphertext, MAC_LENGTH)
     const bodyLength = message.length - MAC_LENGTH
+    const body = message.subarray(0, bodyLength)
     // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
-    const mac = await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, message.subarray(0, bodyLength))
+    const mac = sync !== undefined
+      ? sync.hmacSha256Parts(macKey!, [ctx.localIdentityKey, ctx.remoteIdentityKey, body])
+      : await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
     for (let i = 0; i < MAC_LENGTH; i++) message[bodyLength + i] = mac[i]!
   } finally {
     cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
@@ -190,11 +198,38 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   return { state: { ...state, sendingChain: { key: next!, index: chain.index + 1 } }, message }
 }
 
-/** Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). */
-async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
-  const [cipherKey, macKey, iv] = await messageKeyPieces(seed)
+/**
+ * Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). Runs
+ * without a promise when the primitives have every step in synchronous form (the usual case on Node).
+ */
+function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Uint8Array | Promise<Uint8Array> {
+  const sync = primitives.sync
+  if (sync?.aesCbcDecrypt === undefined) return openMessageAsync(seed, msg, ctx)
+  const [cipherKey, macKey, iv] = sync.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
   try {
-    const mac = await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
+    const mac = sync.hmacSha256Parts(macKey!, [ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput])
+    // MAC before decryption, compared in constant time (encrypt-then-MAC)
+    if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
+    try {
+      return sync.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
+    } catch (err) {
+      throw new BadMacError('message decryption failed', { cause: err })
+    }
+  } finally {
+    // the expanded keys are this call's own (the seed may be a stored skipped key: left to the caller)
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
+  }
+}
+
+async function openMessageAsync (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
+  const sync = primitives.sync
+  const [cipherKey, macKey, iv] = sync !== undefined
+    ? sync.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+    : await messageKeyPieces(seed)
+  try {
+    const mac = sync !== undefined
+      ? sync.hmacSha256Parts(macKey!, [ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput])
+      : await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
     // MAC before decryption, compared in constant time (encrypt-then-MAC)
     if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
     try {
@@ -203,7 +238,6 @@ async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: Rat
       throw new BadMacError('message decryption failed', { cause: err })
     }
   } finally {
-    // the expanded keys are this call's own (the seed may be a stored skipped key: left to the caller)
     cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
   }
 }
@@ -218,7 +252,7 @@ async function skipKeys (chain: ChainState, ratchetKey: Uint8Array, until: numbe
   let key = chain.key
   let index = chain.index
   while (index < until) {
-    const [seed, next] = await chainStep(key)
+    const [seed, next] = primitives.sync !== undefined ? primitives.sync.hmacSha256Many(key, CK_INPUTS) : await chainStep(key)
     out.push({ ratchetKey, index, seed: seed! })
     key = next!
     index++
@@ -248,7 +282,8 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   // DR §3.5 TrySkippedMessageKeys
   const skippedAt = state.skipped.findIndex(s => s.index === msg.counter && bytesEqual(s.ratchetKey, msg.ratchetKey))
   if (skippedAt >= 0) {
-    const plaintext = await openMessage(state.skipped[skippedAt]!.seed, msg, ctx)
+    const opened = openMessage(state.skipped[skippedAt]!.seed, msg, ctx)
+    const plaintext = opened instanceof Uint8Array ? opened : await opened
     // DR §2.6: a skipped key is deleted once used
     const skipped = state.skipped.slice()
     skipped.splice(skippedAt, 1)
@@ -309,10 +344,11 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   // DR §3.5: SkipMessageKeys(state, header.n); CKr, mk = KDF_CK(CKr); Nr += 1
   const remoteKey = next.remoteRatchetKey!
   if (msg.counter !== chain.index) chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
-  const [seed, nextChainKey] = await chainStep(chain.key)
+  const [seed, nextChainKey] = primitives.sync !== undefined ? primitives.sync.hmacSha256Many(chain.key, CK_INPUTS) : await chainStep(chain.key)
   let plaintext: Uint8Array
   try {
-    plaintext = await openMessage(seed!, msg, ctx)
+    const opened = openMessage(seed!, msg, ctx)
+    plaintext = opened instanceof Uint8Array ? opened : await opened
   } finally {
     seed!.fill(0) // used once (DR §6.5)
   }

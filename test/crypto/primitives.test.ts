@@ -251,3 +251,32 @@ test('hkdfSha256Split (where implemented) returns the HKDF output (RFC 5869) cut
   await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [255 * 32, 1]))
   await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [-1]))
 })
+
+test('the synchronous per-message forms (CryptoPrimitives.sync) equal the async forms, in both implementations', async () => {
+  for (const p of [nodePrimitives, webPrimitives] as CryptoPrimitives[]) {
+    const s = p.sync
+    assert.ok(s !== undefined, `${p.name} has synchronous HMAC/HKDF`)
+    for (let i = 0; i < 20; i++) {
+      const key = p.randomBytes(i % 5 === 0 ? 0 : 32)
+      const msgs = [p.randomBytes(1), p.randomBytes(i * 13), p.randomBytes(64), p.randomBytes(200 + i)]
+      assert.deepEqual(s.hmacSha256Many(key, msgs).map(toHex), (await Promise.all(msgs.map(async m => await p.hmacSha256(key, m)))).map(toHex), `${p.name} many`)
+      const whole = new Uint8Array(msgs.flatMap(m => [...m]))
+      assert.equal(toHex(s.hmacSha256Parts(key, msgs)), toHex(await p.hmacSha256(key, whole)), `${p.name} parts`)
+      const ikm = p.randomBytes(32); const salt = p.randomBytes(i % 2 === 0 ? 0 : 32); const info = p.randomBytes(i)
+      const pieces = s.hkdfSha256Split(ikm, salt, info, [32, 32, 16])
+      assert.deepEqual(pieces.map(x => x.length), [32, 32, 16])
+      assert.equal(toHex(new Uint8Array(pieces.flatMap(x => [...x]))), toHex(await p.hkdfSha256(ikm, salt, info, 80)), `${p.name} hkdf`)
+      if (s.aesCbcEncrypt !== undefined && s.aesCbcDecrypt !== undefined) {
+        const aesKey = p.randomBytes(32); const iv = p.randomBytes(16); const pt = p.randomBytes(i * 7)
+        const ct = s.aesCbcEncrypt(aesKey, iv, pt)
+        assert.equal(toHex(ct), toHex(await p.aesCbcEncrypt(aesKey, iv, pt)), `${p.name} cbc`)
+        assert.equal(toHex(s.aesCbcDecrypt(aesKey, iv, ct)), toHex(pt))
+      }
+    }
+    // errors are thrown (typed), not returned
+    assert.throws(() => s.hkdfSha256Split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [255 * 32, 1]), PrimitiveError)
+    assert.throws(() => s.hmacSha256Parts(new Uint8Array(32), [new Uint8Array(1), 'x' as unknown as Uint8Array]), PrimitiveError)
+    if (s.aesCbcDecrypt !== undefined) assert.throws(() => s.aesCbcDecrypt!(new Uint8Array(32), new Uint8Array(16), new Uint8Array(15)), PrimitiveError)
+  }
+  assert.ok(nodePrimitives.sync?.aesCbcEncrypt !== undefined && nodePrimitives.sync.aesCbcDecrypt !== undefined, 'node has synchronous AES-CBC')
+})

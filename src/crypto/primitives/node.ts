@@ -488,6 +488,13 @@ export const nodePrimitives: CryptoPrimitives = {
   hkdfSha256 (ikm, salt, info, length) { try { return Promise.resolve(hkdf(ikm, salt, info, length)) } catch (err) { return Promise.reject(err) } },
   hkdfSha256Split (ikm, salt, info, lengths) { try { return Promise.resolve(hkdfSplit(ikm, salt, info, lengths)) } catch (err) { return Promise.reject(err) } },
 
+  sync: {
+    hmacSha256Many: hmacMany,
+    hmacSha256Parts: hmacParts,
+    hkdfSha256Split: hkdfSplit,
+    aesCbcEncrypt: cbcEncrypt,
+    aesCbcDecrypt: cbcDecrypt
+  },
   aesCbcEncrypt (key, iv, plaintext) { try { return Promise.resolve(cbcEncrypt(key, iv, plaintext)) } catch (err) { return Promise.reject(err) } },
   aesCbcDecrypt (key, iv, ciphertext) { try { return Promise.resolve(cbcDecrypt(key, iv, ciphertext)) } catch (err) { return Promise.reject(err) } },
   async aesGcmEncrypt (key, nonce, plaintext, aad) {
