@@ -50,7 +50,7 @@ for (const p of impls) {
 
   test(`${p.name}: AES-CBC and AES-GCM round trip; tampering is refused`, async () => {
     const key = p.randomBytes(32); const iv = p.randomBytes(16); const nonce = p.randomBytes(12)
-    for (const len of [0, 1, 15, 16, 17, 1000]) {
+    for (const len of [0, 1, 15, 16, 17, 1000, 1024, 1025, 5000]) {
       const pt = p.randomBytes(len)
       const ct = await p.aesCbcEncrypt(key, iv, pt)
       assert.equal(ct.length, (Math.floor(len / 16) + 1) * 16)
