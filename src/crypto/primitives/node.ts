@@ -108,8 +108,8 @@ function x25519Public (raw: Uint8Array): nc.KeyObject {
 // itself. What costs in noble on such inputs is allocation: every new hash instance allocates an
 // off-heap ArrayBuffer and a DataView (~1 µs each in V8, several per HMAC). So each key gets ONE noble
 // HMAC instance (RFC 2104 §4: the padded-key blocks are hashed once per key), whose state is copied
-// with noble's own _cloneInto into a preallocated scratch instance per message, and digests go to a
-// preallocated buffer. HKDF is RFC 5869 §2.2/§2.3 over those HMACs (cross-checked against node:crypto
+// with noble's own _cloneInto into a preallocated scratch instance per use (the key's last use
+// finishes the instance itself), and digests go to a preallocated buffer. HKDF is RFC 5869 §2.2/§2.3 over those HMACs (cross-checked against node:crypto
 // hkdfSync and @noble/hashes/hkdf in test/crypto/primitives.test.ts). Inputs over 1 KiB (HMAC data,
 // HKDF IKM) go to OpenSSL. We implement no hash function ourselves. Everything here is synchronous, so the shared scratch state is
 // never used by two computations at once; it is wiped (noble's destroy) after every digest.
