@@ -96,22 +96,30 @@ export async function kdfRootKey (rootKey: Uint8Array, dhOut: Uint8Array): Promi
 
 /** KDF_CK (DR §5.2, libsignal: message key seed = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02)). */
 export async function kdfChainKey (chainKey: Uint8Array): Promise<{ seed: Uint8Array, next: Uint8Array }> {
-  if (primitives.hmacSha256Many !== undefined) {
-    const [seed, next] = await primitives.hmacSha256Many(chainKey, CK_INPUTS)
-    return { seed: seed!, next: next! }
-  }
-  const seed = await primitives.hmacSha256(chainKey, BYTE_1)
-  return { seed, next: await primitives.hmacSha256(chainKey, BYTE_2) }
+  const [seed, next] = await chainStep(chainKey)
+  return { seed: seed!, next: next! }
+}
+
+/**
+ * KDF_CK as [seed, next chain key]. The per-message helpers below are plain functions handing back
+ * the primitive's own promise: no extra async frame per step on the hot path.
+ */
+function chainStep (chainKey: Uint8Array): Promise<readonly Uint8Array[]> {
+  if (primitives.hmacSha256Many !== undefined) return primitives.hmacSha256Many(chainKey, CK_INPUTS)
+  return Promise.all([primitives.hmacSha256(chainKey, BYTE_1), primitives.hmacSha256(chainKey, BYTE_2)])
 }
 
 /** Expands a message key seed into AES key, MAC key and IV (libsignal "WhisperMessageKeys"). */
 export async function deriveMessageKeys (seed: Uint8Array): Promise<MessageKeys> {
-  if (primitives.hkdfSha256Split !== undefined) {
-    const [cipherKey, macKey, iv] = await primitives.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
-    return { cipherKey: cipherKey!, macKey: macKey!, iv: iv! }
-  }
-  const okm = await primitives.hkdfSha256(seed, ZERO_SALT, INFO_MESSAGE_KEYS, 80)
-  return { cipherKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64), iv: okm.subarray(64, 80) }
+  const [cipherKey, macKey, iv] = await messageKeyPieces(seed)
+  return { cipherKey: cipherKey!, macKey: macKey!, iv: iv! }
+}
+
+/** "WhisperMessageKeys" as [AES key, MAC key, IV]. */
+function messageKeyPieces (seed: Uint8Array): Promise<readonly Uint8Array[]> {
+  if (primitives.hkdfSha256Split !== undefined) return primitives.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+  return primitives.hkdfSha256(seed, ZERO_SALT, INFO_MESSAGE_KEYS, 80)
+    .then(okm => [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 80)])
 }
 
 async function defaultKeyPair (): Promise<KeyPair> { return await primitives.x25519Generate() }
@@ -140,13 +148,13 @@ export function initResponderRatchet (rootKey: Uint8Array, ourRatchetKey: KeyPai
 }
 
 /** libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body), full 32 bytes. */
-async function messageMac (macKey: Uint8Array, sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
-  if (primitives.hmacSha256Parts !== undefined) return await primitives.hmacSha256Parts(macKey, [sender, receiver, body])
+function messageMac (macKey: Uint8Array, sender: Uint8Array, receiver: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+  if (primitives.hmacSha256Parts !== undefined) return primitives.hmacSha256Parts(macKey, [sender, receiver, body])
   const data = new Uint8Array(sender.length + receiver.length + body.length)
   data.set(sender, 0)
   data.set(receiver, sender.length)
   data.set(body, sender.length + receiver.length)
-  return await primitives.hmacSha256(macKey, data)
+  return primitives.hmacSha256(macKey, data)
 }
 
 export interface RatchetEncryptResult {
@@ -160,32 +168,77 @@ export async function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array
   const chain = state.sendingChain
   if (chain === undefined) throw new NoSessionError('session cannot send before it has received a message')
   if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new MalformedInputError('plaintext too large')
+  const sync = primitives.sync
   // DR §3.4: CKs, mk = KDF_CK(CKs)
-  const { seed, next } = await kdfChainKey(chain.key)
-  const keys = await deriveMessageKeys(seed)
-  const ciphertext = await primitives.aesCbcEncrypt(keys.cipherKey, keys.iv, plaintext)
-  const message = encodeSignalMessageBody(ctx.version, {
-    ratchetKey: state.sendingRatchetKey.publicKey,
-    counter: chain.index,
-    previousCounter: state.previousCounter
-  }, ciphertext, MAC_LENGTH)
-  const body = message.subarray(0, message.length - MAC_LENGTH)
-  // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
-  const mac = await messageMac(keys.macKey, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
-  message.set(mac.subarray(0, MAC_LENGTH), body.length)
-  return { state: { ...state, sendingChain: { key: next, index: chain.index + 1 } }, message }
+  const [seed, next] = sync !== undefined ? sync.hmacSha256Many(chain.key, CK_INPUTS) : await chainStep(chain.key)
+  const [cipherKey, macKey, iv] = sync !== undefined
+    ? sync.hkdfSha256Split(seed!, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+    : await messageKeyPieces(seed!)
+  seed!.fill(0) // DR §3.4 / §6.5: message keys are used once, then deleted
+  let message: Uint8Array
+  try {
+    const ciphertext = sync?.aesCbcEncrypt !== undefined
+      ? sync.aesCbcEncrypt(cipherKey!, iv!, plaintext)
+      : await primitives.aesCbcEncrypt(cipherKey!, iv!, plaintext)
+    message = encodeSignalMessageBody(ctx.version, {
+      ratchetKey: state.sendingRatchetKey.publicKey,
+      counter: chain.index,
+      previousCounter: state.previousCounter
+    }, ciphertext, MAC_LENGTH)
+    const bodyLength = message.length - MAC_LENGTH
+    const body = message.subarray(0, bodyLength)
+    // libsignal SignalMessage MAC: HMAC-SHA256(macKey, IK_sender || IK_receiver || body) truncated to 8 bytes
+    const mac = sync !== undefined
+      ? sync.hmacSha256Parts(macKey!, [ctx.localIdentityKey, ctx.remoteIdentityKey, body])
+      : await messageMac(macKey!, ctx.localIdentityKey, ctx.remoteIdentityKey, body)
+    for (let i = 0; i < MAC_LENGTH; i++) message[bodyLength + i] = mac[i]!
+  } finally {
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
+  }
+  return { state: { ...state, sendingChain: { key: next!, index: chain.index + 1 } }, message }
 }
 
-/** Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). */
-async function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
-  const keys = await deriveMessageKeys(seed)
-  const mac = await messageMac(keys.macKey, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
-  // MAC before decryption, compared in constant time (encrypt-then-MAC)
-  if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
+/**
+ * Checks the MAC, then decrypts. BadMacError on any failure (nothing about the cause leaks). Runs
+ * without a promise when the primitives have every step in synchronous form (the usual case on Node).
+ */
+function openMessage (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Uint8Array | Promise<Uint8Array> {
+  const sync = primitives.sync
+  if (sync?.aesCbcDecrypt === undefined) return openMessageAsync(seed, msg, ctx)
+  const [cipherKey, macKey, iv] = sync.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
   try {
-    return await primitives.aesCbcDecrypt(keys.cipherKey, keys.iv, msg.ciphertext)
-  } catch (err) {
-    throw new BadMacError('message decryption failed', { cause: err })
+    const mac = sync.hmacSha256Parts(macKey!, [ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput])
+    // MAC before decryption, compared in constant time (encrypt-then-MAC)
+    if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
+    try {
+      return sync.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
+    } catch (err) {
+      throw new BadMacError('message decryption failed', { cause: err })
+    }
+  } finally {
+    // the expanded keys are this call's own (the seed may be a stored skipped key: left to the caller)
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
+  }
+}
+
+async function openMessageAsync (seed: Uint8Array, msg: ParsedSignalMessage, ctx: RatchetContext): Promise<Uint8Array> {
+  const sync = primitives.sync
+  const [cipherKey, macKey, iv] = sync !== undefined
+    ? sync.hkdfSha256Split(seed, ZERO_SALT, INFO_MESSAGE_KEYS, MESSAGE_KEY_LENGTHS)
+    : await messageKeyPieces(seed)
+  try {
+    const mac = sync !== undefined
+      ? sync.hmacSha256Parts(macKey!, [ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput])
+      : await messageMac(macKey!, ctx.remoteIdentityKey, ctx.localIdentityKey, msg.macInput)
+    // MAC before decryption, compared in constant time (encrypt-then-MAC)
+    if (!constantTimeEqual(mac.subarray(0, MAC_LENGTH), msg.mac)) throw new BadMacError('message authentication failed')
+    try {
+      return await primitives.aesCbcDecrypt(cipherKey!, iv!, msg.ciphertext)
+    } catch (err) {
+      throw new BadMacError('message decryption failed', { cause: err })
+    }
+  } finally {
+    cipherKey!.fill(0); macKey!.fill(0); iv!.fill(0)
   }
 }
 
@@ -199,9 +252,9 @@ async function skipKeys (chain: ChainState, ratchetKey: Uint8Array, until: numbe
   let key = chain.key
   let index = chain.index
   while (index < until) {
-    const { seed, next } = await kdfChainKey(key)
-    out.push({ ratchetKey, index, seed })
-    key = next
+    const [seed, next] = primitives.sync !== undefined ? primitives.sync.hmacSha256Many(key, CK_INPUTS) : await chainStep(key)
+    out.push({ ratchetKey, index, seed: seed! })
+    key = next!
     index++
   }
   return { key, index }
@@ -229,7 +282,8 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
   // DR §3.5 TrySkippedMessageKeys
   const skippedAt = state.skipped.findIndex(s => s.index === msg.counter && bytesEqual(s.ratchetKey, msg.ratchetKey))
   if (skippedAt >= 0) {
-    const plaintext = await openMessage(state.skipped[skippedAt]!.seed, msg, ctx)
+    const opened = openMessage(state.skipped[skippedAt]!.seed, msg, ctx)
+    const plaintext = opened instanceof Uint8Array ? opened : await opened
     // DR §2.6: a skipped key is deleted once used
     const skipped = state.skipped.slice()
     skipped.splice(skippedAt, 1)
@@ -289,15 +343,21 @@ export async function ratchetDecrypt (state: RatchetState, message: Uint8Array |
 
   // DR §3.5: SkipMessageKeys(state, header.n); CKr, mk = KDF_CK(CKr); Nr += 1
   const remoteKey = next.remoteRatchetKey!
-  chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
-  const { seed, next: nextChainKey } = await kdfChainKey(chain.key)
-  const plaintext = await openMessage(seed, msg, ctx)
+  if (msg.counter !== chain.index) chain = await skipKeys(chain, remoteKey, msg.counter, newSkipped)
+  const [seed, nextChainKey] = primitives.sync !== undefined ? primitives.sync.hmacSha256Many(chain.key, CK_INPUTS) : await chainStep(chain.key)
+  let plaintext: Uint8Array
+  try {
+    const opened = openMessage(seed!, msg, ctx)
+    plaintext = opened instanceof Uint8Array ? opened : await opened
+  } finally {
+    seed!.fill(0) // used once (DR §6.5)
+  }
   // DR §6.5 (deletion): after a successful DH step our previous ratchet private key is retired; drop
   // any cached copy the primitives hold (the caller's older state objects are theirs to erase)
   if (next !== state) primitives.x25519Forget?.(state.sendingRatchetKey.privateKey)
   const skipped = newSkipped.length === 0 ? next.skipped : capSkipped([...next.skipped, ...newSkipped])
   return {
-    state: { ...next, receivingChain: { key: nextChainKey, index: chain.index + 1 }, skipped },
+    state: { ...next, receivingChain: { key: nextChainKey!, index: chain.index + 1 }, skipped },
     plaintext
   }
 }

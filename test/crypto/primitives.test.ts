@@ -1,6 +1,7 @@
 // Primitives: RFC known-answer vectors for both implementations (node:crypto and WebCrypto), plus
 // random cross-checks against @noble/* (the audited reference).
 import { test } from 'node:test'
+import { createCipheriv } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { x25519 as nobleX, ed25519 as nobleEd } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
@@ -49,7 +50,7 @@ for (const p of impls) {
 
   test(`${p.name}: AES-CBC and AES-GCM round trip; tampering is refused`, async () => {
     const key = p.randomBytes(32); const iv = p.randomBytes(16); const nonce = p.randomBytes(12)
-    for (const len of [0, 1, 15, 16, 17, 1000]) {
+    for (const len of [0, 1, 15, 16, 17, 1000, 1024, 1025, 5000]) {
       const pt = p.randomBytes(len)
       const ct = await p.aesCbcEncrypt(key, iv, pt)
       assert.equal(ct.length, (Math.floor(len / 16) + 1) * 16)
@@ -61,6 +62,31 @@ for (const p of impls) {
       await assert.rejects(p.aesGcmDecrypt(key, nonce, sealed, hex('ab')), PrimitiveError)
     }
     await assert.rejects(p.aesCbcDecrypt(key, iv, p.randomBytes(15)), PrimitiveError)
+    await assert.rejects(p.aesCbcDecrypt(key, iv, new Uint8Array(0)), PrimitiveError)
+  })
+
+  test(`${p.name}: AES-CBC refuses every malformed PKCS#7 padding and accepts every well-formed one`, async () => {
+    const key = p.randomBytes(32); const iv = p.randomBytes(16)
+    // raw CBC (no padding) of a chosen last block, so the decrypted padding is whatever we choose
+    const rawCbc = (block: Uint8Array): Uint8Array => {
+      const c = createCipheriv('aes-256-cbc', key, iv); c.setAutoPadding(false)
+      return new Uint8Array(c.update(block))
+    }
+    for (let pad = 0; pad <= 17; pad++) {
+      const block = p.randomBytes(32)
+      if (pad <= 16) block.fill(pad, 32 - pad)
+      block[31] = pad
+      if (pad >= 1 && pad <= 16) {
+        assert.deepEqual(await p.aesCbcDecrypt(key, iv, rawCbc(block)), block.subarray(0, 32 - pad), `pad ${pad}`)
+        if (pad >= 2) {
+          // one wrong byte anywhere inside the padding
+          const wrong = block.slice(); wrong[32 - pad]! ^= 0x01
+          await assert.rejects(p.aesCbcDecrypt(key, iv, rawCbc(wrong)), PrimitiveError, `pad ${pad}, first byte wrong`)
+        }
+      } else {
+        await assert.rejects(p.aesCbcDecrypt(key, iv, rawCbc(block)), PrimitiveError, `pad byte ${pad}`)
+      }
+    }
   })
 }
 
@@ -224,4 +250,33 @@ test('hkdfSha256Split (where implemented) returns the HKDF output (RFC 5869) cut
   // beyond RFC 5869's 255·HashLen, or a negative / fractional length: refused as HKDF refuses it
   await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [255 * 32, 1]))
   await assert.rejects(split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [-1]))
+})
+
+test('the synchronous per-message forms (CryptoPrimitives.sync) equal the async forms, in both implementations', async () => {
+  for (const p of [nodePrimitives, webPrimitives] as CryptoPrimitives[]) {
+    const s = p.sync
+    assert.ok(s !== undefined, `${p.name} has synchronous HMAC/HKDF`)
+    for (let i = 0; i < 20; i++) {
+      const key = p.randomBytes(i % 5 === 0 ? 0 : 32)
+      const msgs = [p.randomBytes(1), p.randomBytes(i * 13), p.randomBytes(64), p.randomBytes(200 + i)]
+      assert.deepEqual(s.hmacSha256Many(key, msgs).map(toHex), (await Promise.all(msgs.map(async m => await p.hmacSha256(key, m)))).map(toHex), `${p.name} many`)
+      const whole = new Uint8Array(msgs.flatMap(m => [...m]))
+      assert.equal(toHex(s.hmacSha256Parts(key, msgs)), toHex(await p.hmacSha256(key, whole)), `${p.name} parts`)
+      const ikm = p.randomBytes(32); const salt = p.randomBytes(i % 2 === 0 ? 0 : 32); const info = p.randomBytes(i)
+      const pieces = s.hkdfSha256Split(ikm, salt, info, [32, 32, 16])
+      assert.deepEqual(pieces.map(x => x.length), [32, 32, 16])
+      assert.equal(toHex(new Uint8Array(pieces.flatMap(x => [...x]))), toHex(await p.hkdfSha256(ikm, salt, info, 80)), `${p.name} hkdf`)
+      if (s.aesCbcEncrypt !== undefined && s.aesCbcDecrypt !== undefined) {
+        const aesKey = p.randomBytes(32); const iv = p.randomBytes(16); const pt = p.randomBytes(i * 7)
+        const ct = s.aesCbcEncrypt(aesKey, iv, pt)
+        assert.equal(toHex(ct), toHex(await p.aesCbcEncrypt(aesKey, iv, pt)), `${p.name} cbc`)
+        assert.equal(toHex(s.aesCbcDecrypt(aesKey, iv, ct)), toHex(pt))
+      }
+    }
+    // errors are thrown (typed), not returned
+    assert.throws(() => s.hkdfSha256Split(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), [255 * 32, 1]), PrimitiveError)
+    assert.throws(() => s.hmacSha256Parts(new Uint8Array(32), [new Uint8Array(1), 'x' as unknown as Uint8Array]), PrimitiveError)
+    if (s.aesCbcDecrypt !== undefined) assert.throws(() => s.aesCbcDecrypt!(new Uint8Array(32), new Uint8Array(16), new Uint8Array(15)), PrimitiveError)
+  }
+  assert.ok(nodePrimitives.sync?.aesCbcEncrypt !== undefined && nodePrimitives.sync.aesCbcDecrypt !== undefined, 'node has synchronous AES-CBC')
 })

@@ -6,7 +6,7 @@
 import * as nc from 'node:crypto'
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { createHasher } from '@noble/hashes/utils.js'
+import { createHasher, type Hash } from '@noble/hashes/utils.js'
 import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair, type ScryptParams } from './types.js'
 
 // DER prefixes that wrap a raw 32-byte key into PKCS#8 / SPKI (RFC 8410 §7 and §4); X25519 public
@@ -108,8 +108,8 @@ function x25519Public (raw: Uint8Array): nc.KeyObject {
 // itself. What costs in noble on such inputs is allocation: every new hash instance allocates an
 // off-heap ArrayBuffer and a DataView (~1 µs each in V8, several per HMAC). So each key gets ONE noble
 // HMAC instance (RFC 2104 §4: the padded-key blocks are hashed once per key), whose state is copied
-// with noble's own _cloneInto into a preallocated scratch instance per message, and digests go to a
-// preallocated buffer. HKDF is RFC 5869 §2.2/§2.3 over those HMACs (cross-checked against node:crypto
+// with noble's own _cloneInto into a preallocated scratch instance per use (the key's last use
+// finishes the instance itself), and digests go to a preallocated buffer. HKDF is RFC 5869 §2.2/§2.3 over those HMACs (cross-checked against node:crypto
 // hkdfSync and @noble/hashes/hkdf in test/crypto/primitives.test.ts). Inputs over 1 KiB (HMAC data,
 // HKDF IKM) go to OpenSSL. We implement no hash function ourselves. Everything here is synchronous, so the shared scratch state is
 // never used by two computations at once; it is wiped (noble's destroy) after every digest.
@@ -119,39 +119,105 @@ type KeyedHmac = ReturnType<typeof nobleHmac.create>
 type Sha256State = ReturnType<typeof sha256.create>
 
 /**
+ * A noble `Hash` (the public interface noble's HMAC accepts from a createHasher wrapper) around one
+ * noble SHA-256 instance; all hashing is done by noble. It only changes how a one-block input is
+ * handed over, sparing V8 work that costs more than the hashing itself:
+ * - noble's HMAC constructor hashes its padded key, a fresh 64-byte array, and noble reads a whole
+ *   input block through a new DataView over the input. V8 keeps typed arrays of <= 64 bytes on its
+ *   heap and must first move such an array's memory off the heap to give it an ArrayBuffer (~1.5 µs,
+ *   more than the keying's two compressions, plus GC work later). A one-block input is therefore
+ *   copied into a preallocated block and passed as 63 + 1 bytes, which noble buffers and hashes
+ *   through its own cached view (no allocation); the copy is wiped (it holds key ^ ipad / ^ opad).
+ * (Digests keep noble's digestInto: going through digest() instead, to spare the DataView over the
+ * output, allocated more and measured slower.)
+ */
+const BLOCK = new Uint8Array(new ArrayBuffer(64))
+const BLOCK_HEAD = BLOCK.subarray(0, 63)
+const BLOCK_TAIL = BLOCK.subarray(63)
+class StagedSha256 implements Hash<StagedSha256> {
+  readonly blockLen = 64
+  readonly outputLen = 32
+  readonly canXOF = false
+  constructor (readonly inner: Sha256State) {}
+  update (data: Uint8Array): this {
+    if (data.length === 64) {
+      BLOCK.set(data)
+      try {
+        this.inner.update(BLOCK_HEAD)
+        this.inner.update(BLOCK_TAIL)
+      } finally {
+        BLOCK.fill(0)
+      }
+    } else {
+      this.inner.update(data)
+    }
+    return this
+  }
+  digestInto (out: Uint8Array): void { this.inner.digestInto(out) }
+  digest (): ReturnType<Sha256State['digest']> { return this.inner.digest() }
+  destroy (): void { this.inner.destroy() }
+  _cloneInto (to?: StagedSha256): StagedSha256 {
+    if (to === undefined) return new StagedSha256(this.inner.clone())
+    this.inner._cloneInto(to.inner)
+    return to
+  }
+  clone (): StagedSha256 { return this._cloneInto() }
+}
+
+/**
  * noble's HMAC constructor takes two SHA-256 instances from `hash.create()`. This hasher (noble's own
  * createHasher wrapper) hands out recycled instances, reset to SHA-256's initial state by noble's
  * _cloneInto from a pristine instance; `release` returns them after the HMAC is destroyed (wiped).
  */
 const pristineSha256: Sha256State = sha256.create()
-const sha256Pool: Sha256State[] = []
+const sha256Pool: StagedSha256[] = []
 const SHA256_POOL_MAX = 16
 const pooledSha256 = createHasher(() => {
   const h = sha256Pool.pop()
-  return h === undefined ? sha256.create() : pristineSha256._cloneInto(h)
+  if (h === undefined) return new StagedSha256(sha256.create())
+  pristineSha256._cloneInto(h.inner)
+  return h
 })
 function keyedHmac (key: Uint8Array): KeyedHmac {
   return nobleHmac.create(pooledSha256, key)
 }
 function release (k: KeyedHmac): void {
   k.destroy() // wipes both hash states (noble HashMD.destroy)
-  if (sha256Pool.length < SHA256_POOL_MAX - 1) sha256Pool.push(k.iHash as Sha256State, k.oHash as Sha256State)
+  if (sha256Pool.length < SHA256_POOL_MAX - 1) sha256Pool.push(k.iHash as unknown as StagedSha256, k.oHash as unknown as StagedSha256)
 }
 
-const scratch: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+const scratch: KeyedHmac = nobleHmac.create(pooledSha256, ZERO_KEY)
 /** HKDF-Extract with the all-zero salt (the ratchet's message keys; RFC 5869 §2.2 default salt). */
-const zeroSaltHmac: KeyedHmac = nobleHmac.create(sha256, ZERO_KEY)
+const zeroSaltHmac: KeyedHmac = nobleHmac.create(pooledSha256, ZERO_KEY)
 const digestBuf = new Uint8Array(32)
 const counterByte = new Uint8Array(1)
 
-/** HMAC of the concatenation of `parts` under the key schedule `k`, into digestBuf. */
-function macParts (k: KeyedHmac, parts: readonly Uint8Array[]): void {
-  k._cloneInto(scratch)
+/**
+ * HMAC of a || b || c under the key schedule `k`, into digestBuf. The keyed state is copied into a
+ * scratch instance, unless `last`: then `k` itself is finished (and so wiped), sparing the copy on a
+ * key's last (often only) use; the caller releases `k` as usual.
+ */
+function macInto (k: KeyedHmac, last: boolean, a: Uint8Array, b?: Uint8Array, c?: Uint8Array): void {
+  const h = last ? k : k._cloneInto(scratch)
   try {
-    for (const p of parts) scratch.update(p)
-    scratch.digestInto(digestBuf) // also destroys (wipes) scratch
+    h.update(a)
+    if (b !== undefined) h.update(b)
+    if (c !== undefined) h.update(c)
+    h.digestInto(digestBuf) // also destroys (wipes) h
   } catch (err) {
-    scratch.destroy() // e.g. a part that is not bytes: leave no keyed state behind
+    h.destroy() // e.g. a part that is not bytes: leave no keyed state behind
+    throw new PrimitiveError('HMAC input must be bytes', { cause: err })
+  }
+}
+/** macInto for any number of parts. */
+function macParts (k: KeyedHmac, last: boolean, parts: readonly Uint8Array[]): void {
+  if (parts.length <= 3 && parts.length > 0) return macInto(k, last, parts[0]!, parts[1], parts[2])
+  const h = last ? k : k._cloneInto(scratch)
+  try {
+    for (const p of parts) h.update(p)
+    h.digestInto(digestBuf)
+  } catch (err) {
+    h.destroy()
     throw new PrimitiveError('HMAC input must be bytes', { cause: err })
   }
 }
@@ -172,7 +238,7 @@ function hmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
   }
   const k = keyedHmac(key)
   try {
-    macParts(k, parts)
+    macParts(k, true, parts)
     return takeDigest()
   } finally {
     release(k)
@@ -181,10 +247,13 @@ function hmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
 
 /** HMAC-SHA256 of several messages under one key: one key schedule, copied per message. */
 function hmacMany (key: Uint8Array, messages: readonly Uint8Array[]): Uint8Array[] {
-  if (messages.some(m => m.length > JS_MAX)) return messages.map(m => hmacParts(key, [m]))
+  const n = messages.length
+  for (let i = 0; i < n; i++) if (messages[i]!.length > JS_MAX) return messages.map(m => hmacParts(key, [m]))
   const k = keyedHmac(key)
   try {
-    return messages.map(m => { macParts(k, [m]); return takeDigest() })
+    const out: Uint8Array[] = []
+    for (let i = 0; i < n; i++) { macInto(k, i === n - 1, messages[i]!); out.push(takeDigest()) }
+    return out
   } finally {
     release(k)
   }
@@ -213,7 +282,8 @@ function hkdfSplit (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths
   }
   if (length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
   // always the JS path (correct for any IKM length; the ratchet's IKM is a 32-byte seed)
-  const outs = lengths.map(l => new Uint8Array(l))
+  const outs: Uint8Array[] = []
+  for (const l of lengths) outs.push(new Uint8Array(l))
   hkdfInto(ikm, salt, info, outs, length)
   return outs
 }
@@ -223,7 +293,7 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
   // §2.2: PRK = HMAC-Hash(salt, IKM)
   const extractor = salt.length === 0 || (salt.length === 32 && isAllZero(salt)) ? zeroSaltHmac : keyedHmac(salt)
   try {
-    macParts(extractor, [ikm])
+    macInto(extractor, extractor !== zeroSaltHmac, ikm)
   } finally {
     if (extractor !== zeroSaltHmac) release(extractor)
   }
@@ -235,7 +305,9 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
     // §2.3: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), T(0) empty; OKM = first L octets of T(1) | T(2) | …
     for (let i = 1, at = 0; at < length; i++, at += 32) {
       counterByte[0] = i
-      macParts(prk, i === 1 ? [info, counterByte] : [digestBuf, info, counterByte])
+      const last = at + 32 >= length
+      if (i === 1) macInto(prk, last, info, counterByte)
+      else macInto(prk, last, digestBuf, info, counterByte)
       // copy T(i) (or what is still needed of it) across the output pieces
       for (let d = 0, need = Math.min(32, length - at); d < need;) {
         const dst = outs[piece]!
@@ -249,6 +321,66 @@ function hkdfInto (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, outs: re
     digestBuf.fill(0)
     release(prk)
   }
+}
+
+// AES-256-CBC with PKCS#7 (RFC 5652 §6.3) on OpenSSL, padding done here so that each direction is
+// one update() of whole blocks into one output buffer: no final() call and no final block to
+// concatenate (OpenSSL's encrypt update emits every whole block; padding would only be added by
+// final, which is not called; decryption runs with OpenSSL's padding off). Not calling final() leaves
+// the cipher context, like the KeyObject holding the same key, to be freed (and cleansed, by
+// OpenSSL's EVP_CIPHER_CTX_free) when V8 collects it. The IV goes through an off-heap array: a fresh
+// 16-byte IV lives on V8's heap, and node:crypto would first move it off.
+const CBC_IV = new Uint8Array(new ArrayBuffer(16))
+/** Staging for padded plaintexts up to 1 KiB (the ratchet's typical message); wiped after use. */
+const CBC_STAGE = new Uint8Array(new ArrayBuffer(JS_MAX + 16))
+
+function cbcEncrypt (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
+  if (!(plaintext instanceof Uint8Array)) throw new PrimitiveError('AES-CBC plaintext must be bytes')
+  const padLen = 16 - (plaintext.length % 16)
+  const total = plaintext.length + padLen
+  const padded = total <= CBC_STAGE.length ? CBC_STAGE.subarray(0, total) : new Uint8Array(total)
+  padded.set(plaintext)
+  padded.fill(padLen, plaintext.length)
+  CBC_IV.set(iv)
+  try {
+    return u8(nc.createCipheriv('aes-256-cbc', secret(key), CBC_IV).update(padded))
+  } finally {
+    padded.fill(0)
+    CBC_IV.fill(0)
+  }
+}
+
+function cbcDecrypt (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
+  if (!(ciphertext instanceof Uint8Array) || ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  }
+  CBC_IV.set(iv)
+  let out: Buffer
+  try {
+    const d = nc.createDecipheriv('aes-256-cbc', secret(key), CBC_IV)
+    d.setAutoPadding(false)
+    out = d.update(ciphertext)
+  } catch {
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  } finally {
+    CBC_IV.fill(0)
+  }
+  // PKCS#7: the last byte p is 1..16 and the last p bytes all equal p. All 16 tail bytes are read
+  // whatever p is (no early exit), so the check's timing does not depend on where the padding fails.
+  const n = out.length
+  const p = out[n - 1]!
+  let bad = ((p - 1) >>> 0) >= 16 ? 1 : 0
+  for (let i = 1; i <= 16; i++) {
+    const inPad = ((i - p - 1) >> 31) & 0xff // 0xff for the last p bytes, else 0
+    bad |= (out[n - i]! ^ p) & inPad
+  }
+  if (bad !== 0) {
+    out.fill(0)
+    throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, n - p)
 }
 
 function ed25519Private (seed: Uint8Array): nc.KeyObject {
@@ -348,26 +480,23 @@ export const nodePrimitives: CryptoPrimitives = {
 
   async sha256 (data) { return u8(nc.createHash('sha256').update(data).digest()) },
   async sha512 (data) { return u8(nc.createHash('sha512').update(data).digest()) },
-  async hmacSha256 (key, data) { return hmacParts(key, [data]) },
-  async hmacSha256Many (key, messages) { return hmacMany(key, messages) },
-  async hmacSha256Parts (key, parts) { return hmacParts(key, parts) },
-  async hkdfSha256 (ikm, salt, info, length) { return hkdf(ikm, salt, info, length) },
-  async hkdfSha256Split (ikm, salt, info, lengths) { return hkdfSplit(ikm, salt, info, lengths) },
+  // The per-message primitives below are synchronous underneath: plain functions returning a settled
+  // promise (errors as rejections, like the async forms) spare an async function frame per call.
+  hmacSha256 (key, data) { try { return Promise.resolve(hmacParts(key, [data])) } catch (err) { return Promise.reject(err) } },
+  hmacSha256Many (key, messages) { try { return Promise.resolve(hmacMany(key, messages)) } catch (err) { return Promise.reject(err) } },
+  hmacSha256Parts (key, parts) { try { return Promise.resolve(hmacParts(key, parts)) } catch (err) { return Promise.reject(err) } },
+  hkdfSha256 (ikm, salt, info, length) { try { return Promise.resolve(hkdf(ikm, salt, info, length)) } catch (err) { return Promise.reject(err) } },
+  hkdfSha256Split (ikm, salt, info, lengths) { try { return Promise.resolve(hkdfSplit(ikm, salt, info, lengths)) } catch (err) { return Promise.reject(err) } },
 
-  async aesCbcEncrypt (key, iv, plaintext) {
-    checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
-    const c = nc.createCipheriv('aes-256-cbc', secret(key), iv)
-    return u8(Buffer.concat([c.update(plaintext), c.final()]))
+  sync: {
+    hmacSha256Many: hmacMany,
+    hmacSha256Parts: hmacParts,
+    hkdfSha256Split: hkdfSplit,
+    aesCbcEncrypt: cbcEncrypt,
+    aesCbcDecrypt: cbcDecrypt
   },
-  async aesCbcDecrypt (key, iv, ciphertext) {
-    checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
-    try {
-      const d = nc.createDecipheriv('aes-256-cbc', secret(key), iv)
-      return u8(Buffer.concat([d.update(ciphertext), d.final()]))
-    } catch {
-      throw new PrimitiveError('AES-CBC decryption failed (bad padding or length)')
-    }
-  },
+  aesCbcEncrypt (key, iv, plaintext) { try { return Promise.resolve(cbcEncrypt(key, iv, plaintext)) } catch (err) { return Promise.reject(err) } },
+  aesCbcDecrypt (key, iv, ciphertext) { try { return Promise.resolve(cbcDecrypt(key, iv, ciphertext)) } catch (err) { return Promise.reject(err) } },
   async aesGcmEncrypt (key, nonce, plaintext, aad) {
     checkLength('AES-256 key', key, 32); checkLength('GCM nonce', nonce, 12)
     const c = nc.createCipheriv('aes-256-gcm', secret(key), nonce)

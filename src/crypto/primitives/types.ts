@@ -77,6 +77,14 @@ export interface CryptoPrimitives {
    */
   hkdfSha256Split?: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths: readonly number[]) => Promise<Uint8Array[]>
 
+  /**
+   * Synchronous forms of the Double Ratchet's per-message primitives, for implementations that
+   * compute them synchronously anyway: the ratchet then runs a message without awaiting a promise per
+   * step. Same results as the async forms; errors are thrown instead of rejected. Optional, and so is
+   * each AES form inside (WebCrypto's AES is async only); the ratchet awaits the async forms otherwise.
+   */
+  sync?: SyncPrimitives
+
   /** AES-256-CBC with PKCS#7 padding. decrypt throws on bad padding. */
   aesCbcEncrypt: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array) => Promise<Uint8Array>
   aesCbcDecrypt: (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array) => Promise<Uint8Array>
@@ -86,6 +94,15 @@ export interface CryptoPrimitives {
 
   /** scrypt (RFC 7914), the memory-hard KDF for passphrases. */
   scrypt: (passphrase: Uint8Array, salt: Uint8Array, params: ScryptParams, length: number) => Promise<Uint8Array>
+}
+
+/** See CryptoPrimitives.sync. */
+export interface SyncPrimitives {
+  hmacSha256Many: (key: Uint8Array, messages: readonly Uint8Array[]) => Uint8Array[]
+  hmacSha256Parts: (key: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array
+  hkdfSha256Split: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, lengths: readonly number[]) => Uint8Array[]
+  aesCbcEncrypt?: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  aesCbcDecrypt?: (key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array) => Uint8Array
 }
 
 /** Thrown by primitives for unusable inputs (wrong key length, low-order point, bad padding, bad tag). */

@@ -4,9 +4,12 @@
  * Also runs on Node (which has WebCrypto), so its outputs are cross-checked there in tests.
  */
 import { x25519 as nobleX25519, ed25519 as nobleEd25519 } from '@noble/curves/ed25519.js'
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js'
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { scryptAsync } from '@noble/hashes/scrypt.js'
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { ml_kem1024 as nobleMlKem1024 } from '@noble/post-quantum/ml-kem.js'
-import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair } from './types.js'
+import { checkLength, isAllZero, PrimitiveError, type CryptoPrimitives, type KeyPair, type SyncPrimitives } from './types.js'
 
 const X25519_PKCS8 = hex('302e020100300506032b656e04220420')
 const ED25519_PKCS8 = hex('302e020100300506032b657004220420')
@@ -24,6 +27,44 @@ function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
 /** WebCrypto wants ArrayBuffer-backed views; copy anything else (e.g. a SharedArrayBuffer view). */
 function buf (b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b.buffer instanceof ArrayBuffer ? b as Uint8Array<ArrayBuffer> : new Uint8Array(b)
+}
+
+/** HMAC-SHA256 of the concatenation of `parts` with @noble/hashes (an empty key is HashLen zeros). */
+function nobleHmacParts (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  try {
+    const h = nobleHmac.create(nobleSha256, key)
+    for (const p of parts) h.update(p)
+    return h.digest()
+  } catch (err) {
+    throw new PrimitiveError('HMAC input must be bytes', { cause: err })
+  }
+}
+
+/**
+ * The ratchet's per-message HMAC/HKDF, synchronous (CryptoPrimitives.sync), with @noble/hashes:
+ * WebCrypto's HMAC and HKDF are async only. AES has no synchronous form here (WebCrypto only).
+ */
+const webSync: SyncPrimitives = {
+  hmacSha256Many: (key, messages) => messages.map(m => nobleHmacParts(key, [m])),
+  hmacSha256Parts: nobleHmacParts,
+  hkdfSha256Split (ikm, salt, info, lengths) {
+    let length = 0
+    for (const l of lengths) {
+      if (!Number.isInteger(l) || l < 0) throw new PrimitiveError('HKDF output length out of range')
+      length += l
+    }
+    if (length > 255 * 32) throw new PrimitiveError('HKDF output length out of range')
+    let okm: Uint8Array
+    try {
+      okm = nobleHkdf(nobleSha256, ikm, salt, info, length)
+    } catch (err) {
+      throw new PrimitiveError('HKDF input must be bytes', { cause: err })
+    }
+    const out: Uint8Array[] = []
+    for (let at = 0, i = 0; i < lengths.length; at += lengths[i]!, i++) out.push(okm.slice(at, at + lengths[i]!))
+    okm.fill(0)
+    return out
+  }
 }
 
 const subtle = (): SubtleCrypto => {
@@ -118,6 +159,8 @@ export const webPrimitives: CryptoPrimitives = {
     const bits = await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, k, length * 8)
     return new Uint8Array(bits)
   },
+
+  sync: webSync,
 
   async aesCbcEncrypt (key, iv, plaintext) {
     checkLength('AES-256 key', key, 32); checkLength('CBC IV', iv, 16)
