@@ -309,7 +309,8 @@ class ParleyNetworkImpl extends EventTarget {
     }
     const dmInit = init.maxFrameBytes != null ? { maxFrameBytes: init.maxFrameBytes } : {}
     this.dm = new DirectMessages(components, dmInit)
-    this.prekeys = new Prekeys(components)
+    // a peer that fetched our bundle sends a PreKey message next: open our DM stream to it for the receipt
+    this.prekeys = new Prekeys(components, { onServed: (peer) => { this.warmDm(peer) } })
     this.reconnector = new Reconnector({
       isConnected: (id) => this.isConnected(id),
       dial: async (id, addrs, signal) => { await this.connectTo(id, { addrs, signal, lookup: false }) },
@@ -407,6 +408,12 @@ class ParleyNetworkImpl extends EventTarget {
       this.pendingIdentify.delete(id)
       this.runIdentify(p.conn)
     }
+  }
+
+  /** Opens the DM stream to a connected peer ahead of the first envelope (a no-op when one is open). */
+  private warmDm (peerId: string): void {
+    if (!this.started || !this.isConnected(peerId)) return
+    this.dm.send(peerId, []).catch(() => {})
   }
 
   private emit<K extends keyof ParleyNetworkEvents & string>(type: K, detail: ParleyNetworkEvents[K]['detail']): void {
