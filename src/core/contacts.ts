@@ -8,6 +8,7 @@ import { identityFingerprint, parseInvite, InvalidInviteError } from './invite.j
 import { InvalidArgumentError, KeyChangePendingError, UnknownContactError } from './errors.js'
 import { identityKeyOfPeer, isPeerIdLike, uniqueAddrs } from './util.js'
 import { mergeRelays, sameRelays } from './relays.js'
+import { conversationOf, encodeRoute } from './mailboxes.js'
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js'
 import { computeSafetyNumber } from '../crypto/fingerprint.js'
 import { constantTimeEqual } from '../crypto/primitives/types.js'
@@ -56,7 +57,17 @@ export class Contacts {
     const explicit = opts.name?.trim()
     if (explicit != null && (explicit === '' || explicit.length > 64)) throw new InvalidArgumentError('contact name must be 1..64 characters')
     const now = Date.now()
+    // One deferred unit (issue 3: it was a full one, plus a second full one for the invite's route, on
+    // a first message's path). Nothing that leaves the node is derived from it before the next full
+    // unit — the dial and the bundle request come from the invite the caller holds, and the first
+    // message to the contact is committed in a full unit, whose fsync makes this one durable too;
+    // losing it (power cut only) reverts to "not added yet": src/store/README.md, "Durability per unit".
     const { contact, created } = await ctx.store.write((tx) => {
+      // issue 4: the invite's introduction tag is the contact's route until its session gives one
+      if (inv.mailboxTag != null) {
+        const conv = conversationOf(tx, inv.peerId)
+        if (conv.route.length === 0) tx.putConversation({ ...conv, route: encodeRoute({ tag: inv.mailboxTag, relays: inv.relays }) })
+      }
       const existing = tx.getContact(inv.peerId)
       const addresses = uniqueAddrs([...inv.addresses, ...(existing?.addresses ?? [])])
       // issue 4: the invite's relays are the contact's mailboxes; the invite is the newest word on them
@@ -72,7 +83,7 @@ export class Contacts {
       const c: Contact = { peerId: inv.peerId, name, identityKey, verified: false, keyChange: null, addresses, relays, lastSeen: null, createdAt: now }
       tx.putContact(c)
       return { contact: c, created: true }
-    }, opts.signal != null ? { signal: opts.signal } : {})
+    }, { durability: 'deferred', ...(opts.signal != null ? { signal: opts.signal } : {}) })
     ctx.net.watch(contact.peerId, contact.addresses)
     const info = ctx.contactInfo(contact, created ? 0 : await ctx.store.unreadCount(contact.peerId))
     if (created) ctx.emit({ type: 'contact-added', contact: info })

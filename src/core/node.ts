@@ -29,8 +29,8 @@ import { Sessions } from './sessions.js'
 import { Outbox } from './outbox.js'
 import { Inbound } from './inbound.js'
 import { DEFAULT_GROUP_POLICY, GroupManager, type GroupPolicy } from './groups.js'
-import { formatInvite, identityFingerprint, parseInvite } from './invite.js'
-import { conversationOf, DEFAULT_MAILBOX_POLICY, encodeRoute, Mailboxes, noteSentSeq, type MailboxPolicy } from './mailboxes.js'
+import { formatInvite, identityFingerprint } from './invite.js'
+import { DEFAULT_MAILBOX_POLICY, Mailboxes, noteSentSeq, type MailboxPolicy } from './mailboxes.js'
 import { MAX_RELAYS, relayPeerIdOf } from './relays.js'
 import { readNodeSettings, resolveContactMailboxSettings, updateNodeSettings } from './settings.js'
 import {
@@ -367,17 +367,8 @@ class Node implements ParleyNodeApi {
 
   async addContact (invite: string, opts: { name?: string, signal?: AbortSignal } = {}): Promise<ContactInfo> {
     this.assertRunning()
-    const info = await this.contacts.addContact(invite, opts)
-    // issue 4: the invite's introduction tag is the contact's route until its session gives one
-    const inv = parseInvite(invite)
-    if (inv.mailboxTag != null) {
-      const tag = inv.mailboxTag
-      await this.ctx.store.write((tx) => {
-        const conv = conversationOf(tx, inv.peerId)
-        if (conv.route.length === 0) tx.putConversation({ ...conv, route: encodeRoute({ tag, relays: inv.relays }) })
-      })
-    }
-    return info
+    // the invite's introduction tag (issue 4) is stored in the same unit as the contact (contacts.ts)
+    return await this.contacts.addContact(invite, opts)
   }
 
   async verifyContact (peer: string): Promise<ContactInfo> {

@@ -72,15 +72,13 @@ export class Sessions {
     const peerId = contact.peerId
     let bytes: Uint8Array | null = null
     let firstErr: unknown
-    // warm-up: the DM stream opens while the bundle is fetched (or, when a dial is needed, as soon as the
-    // bundle came over it: never a second dial or lookup of its own), so the first message need not wait
-    // for a stream negotiation
-    const warm = (): void => { ctx.net.sendEnvelopes(peerId, [], { addrs: contact.addresses, signal }).catch(() => {}) }
-    const connected = ctx.net.isConnected(peerId)
-    if (connected) warm()
+    // warm-up: the DM stream opens while the bundle is fetched, over the same connection (dialled first
+    // when needed: never a second dial or lookup of its own), so the first message need not wait for a
+    // stream negotiation after the bundle came
     try {
+      if (!ctx.net.isConnected(peerId)) await ctx.net.connect(peerId, { addrs: contact.addresses, signal })
+      ctx.net.sendEnvelopes(peerId, [], { addrs: contact.addresses, signal }).catch(() => {})
       bytes = await ctx.net.fetchBundle(peerId, { addrs: contact.addresses, signal })
-      if (!connected) warm()
     } catch (err) {
       firstErr = err
     }

@@ -44,7 +44,7 @@
  * const rec = await other.findRecord(net.peerId) // { payload, addresses, seq } | null
  * ```
  */
-export { createParleyNetwork } from './node.js'
+export { createParleyNetwork, IDENTIFY_DELAY_MS } from './node.js'
 export type { ParleyNetwork, ParleyNetworkInit, ParleyNetworkEvents, ConnectionInfo, FoundRecord, NetStats, RelayStats, TypedEventTarget } from './node.js'
 export type { EnvelopeHandler } from './dm.js'
 export type { BundleHandler } from './prekeys.js'

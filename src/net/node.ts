@@ -93,7 +93,20 @@ export interface ParleyNetworkInit {
    * @default true
    */
   autoNat?: boolean
+  /**
+   * issue 3 (first message): how long a new direct connection to an ordinary peer waits before this
+   * node runs identify on it. Identify and what it sets off (the DHT's routing-table ping, gossipsub's
+   * streams, AutoNAT, peer-store updates) is upkeep that nothing on a first message's path needs; run
+   * at once it competes with the dial's purpose (a bundle fetch, a first message and its receipt).
+   * Connections to relays and bootstrap peers, relayed connections and every connection of a relay
+   * server identify at once; a DHT operation that finds no routing-table peer runs pending identifies
+   * at once too. 0 = always at once (libp2p's behaviour). @default IDENTIFY_DELAY_MS (250)
+   */
+  identifyDelayMs?: number
 }
+
+/** Default of ParleyNetworkInit.identifyDelayMs. */
+export const IDENTIFY_DELAY_MS = 250
 
 export interface ConnectionInfo {
   peerId: string
@@ -223,7 +236,7 @@ function addrFor (peerId: string, addr: string): Multiaddr | null {
 // A type alias (not an interface) so it satisfies libp2p's ServiceMap index signature.
 type Services = {
   circuitRelay?: CircuitRelayService
-  identify: unknown
+  identify: { identify(connection: Connection, options?: { signal?: AbortSignal }): Promise<unknown> }
   ping: { ping(peer: PeerId | Multiaddr, options?: { signal?: AbortSignal }): Promise<number> }
   dht: KadDHT
   pubsub: unknown
@@ -257,6 +270,8 @@ class ParleyNetworkImpl extends EventTarget {
   private started = false
   private stun: StunServer | null = null
   private readonly upgrader: DirectUpgrader | null
+  /** Connections whose identify waits (identifyDelayMs), by connection id. */
+  private readonly pendingIdentify = new Map<string, { conn: Connection, timer: NodeJS.Timeout }>()
   /** Set by createParleyNetwork when WebRTC is on: every native peer connection, closed at stop(). */
   rtc: WebRTCLedger | null = null
   readonly groups: GroupPubsub
@@ -294,7 +309,8 @@ class ParleyNetworkImpl extends EventTarget {
     }
     const dmInit = init.maxFrameBytes != null ? { maxFrameBytes: init.maxFrameBytes } : {}
     this.dm = new DirectMessages(components, dmInit)
-    this.prekeys = new Prekeys(components)
+    // a peer that fetched our bundle sends a PreKey message next: open our DM stream to it for the receipt
+    this.prekeys = new Prekeys(components, { onServed: (peer) => { this.warmDm(peer) } })
     this.reconnector = new Reconnector({
       isConnected: (id) => this.isConnected(id),
       dial: async (id, addrs, signal) => { await this.connectTo(id, { addrs, signal, lookup: false }) },
@@ -315,9 +331,11 @@ class ParleyNetworkImpl extends EventTarget {
       : null
     node.addEventListener('connection:open', (evt) => {
       const conn = evt.detail
+      this.scheduleIdentify(conn, relayIds)
       if (relayIds.includes(conn.remotePeer.toString())) return
       this.upgrader?.onConnection(conn)
     })
+    node.addEventListener('connection:close', (evt) => { this.cancelIdentify(evt.detail) })
     for (const b of init.bootstrap ?? []) {
       const ma = multiaddr(b)
       const id = peerIdOfAddr(ma)
@@ -349,6 +367,53 @@ class ParleyNetworkImpl extends EventTarget {
       this.emit('peer:discovered', { peerId: id, addresses: evt.detail.multiaddrs.map(a => a.toString()) })
       this.reconnector.kick(id)
     })
+  }
+
+  /**
+   * Identify on a new connection (libp2p's automatic run is off, see createParleyNetwork): at once for
+   * relays, bootstrap peers, relayed connections and on a relay server; after identifyDelayMs for a
+   * direct connection to any other peer (ParleyNetworkInit.identifyDelayMs).
+   */
+  private scheduleIdentify (conn: Connection, relayIds: readonly string[]): void {
+    const peer = conn.remotePeer.toString()
+    const delay = this.init.identifyDelayMs ?? IDENTIFY_DELAY_MS
+    const atOnce = delay <= 0 || this.init.relayServer != null || !isDirect(conn) ||
+      relayIds.includes(peer) || this.bootstrapPeers.some(b => b.peerId === peer)
+    if (atOnce) { this.runIdentify(conn); return }
+    const timer = setTimeout(() => {
+      this.pendingIdentify.delete(conn.id)
+      this.runIdentify(conn)
+    }, delay)
+    timer.unref?.()
+    this.pendingIdentify.set(conn.id, { conn, timer })
+  }
+
+  private runIdentify (conn: Connection): void {
+    if (conn.status !== 'open') return
+    // identify bounds itself (its own timeout); a failure only leaves the peer unidentified, as with libp2p's own run
+    this.node.services.identify.identify(conn).catch(() => {})
+  }
+
+  private cancelIdentify (conn: Connection): void {
+    const p = this.pendingIdentify.get(conn.id)
+    if (p == null) return
+    clearTimeout(p.timer)
+    this.pendingIdentify.delete(conn.id)
+  }
+
+  /** Runs every waiting identify now (a DHT operation needs routing-table peers, which identify adds). */
+  private identifyPendingNow (): void {
+    for (const [id, p] of [...this.pendingIdentify]) {
+      clearTimeout(p.timer)
+      this.pendingIdentify.delete(id)
+      this.runIdentify(p.conn)
+    }
+  }
+
+  /** Opens the DM stream to a connected peer ahead of the first envelope (a no-op when one is open). */
+  private warmDm (peerId: string): void {
+    if (!this.started || !this.isConnected(peerId)) return
+    this.dm.send(peerId, []).catch(() => {})
   }
 
   private emit<K extends keyof ParleyNetworkEvents & string>(type: K, detail: ParleyNetworkEvents[K]['detail']): void {
@@ -404,6 +469,8 @@ class ParleyNetworkImpl extends EventTarget {
     clearInterval(this.republishTimer)
     this.reconnector.stop()
     this.upgrader?.stop()
+    for (const p of this.pendingIdentify.values()) clearTimeout(p.timer)
+    this.pendingIdentify.clear()
     await this.stun?.close().catch(() => {})
     this.stun = null
     await this.dm.stop().catch(() => {})
@@ -576,7 +643,10 @@ class ParleyNetworkImpl extends EventTarget {
 
   /** A DHT query can make progress: a routing-table peer, or a connection that may become one. */
   private dhtReachable (): boolean {
-    return this.dhtPeers() > 0 || this.node.getConnections().length > 0
+    if (this.dhtPeers() > 0) return true
+    // kad-dht adds peers once identify reports its protocol: let waiting identifies run now
+    this.identifyPendingNow()
+    return this.node.getConnections().length > 0
   }
 
   async findRecord (peerId: string, options: { signal?: AbortSignal } = {}): Promise<FoundRecord | null> {
@@ -761,7 +831,8 @@ export async function createParleyNetwork (init: ParleyNetworkInit): Promise<Par
       ...(init.allowLoopbackFlood === true ? { allow: loopback, inboundConnectionThreshold: 1000 } : {})
     },
     services: {
-      identify: identify(),
+      // identify runs from ParleyNetworkImpl.scheduleIdentify (deferred on direct connections to ordinary peers)
+      identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
       dht: kadDHT({
         protocol: `${prefix}/kad/1.0.0`,

@@ -24,6 +24,11 @@ export interface PrekeysInit {
   maxInboundStreams?: number
   /** @default 4 */
   maxOutboundStreams?: number
+  /**
+   * Called with the requester's PeerId after a bundle was handed out (issue 3: the requester is about
+   * to send a PreKey message whose receipt goes back to it, so the node opens its DM stream now).
+   */
+  onServed?: (peerId: string) => void
 }
 
 export type PrekeysComponents = DirectMessagesComponents
@@ -33,9 +38,11 @@ export class Prekeys {
   private handler: BundleHandler | null = null
   private readonly maxIn: number
   private readonly maxOut: number
+  private readonly onServed: ((peerId: string) => void) | undefined
 
   constructor (private readonly components: PrekeysComponents, init: PrekeysInit = {}) {
     this.protocol = init.protocol ?? PREKEYS_PROTOCOL
+    this.onServed = init.onServed
     this.maxIn = init.maxInboundStreams ?? 4
     this.maxOut = init.maxOutboundStreams ?? 4
   }
@@ -83,6 +90,7 @@ export class Prekeys {
       }
       const ok = bundle != null && bundle.byteLength > 0 && bundle.byteLength <= LIMITS.maxBundleBytes
       await fs.write(encodeBundleResponse(ok ? { status: 'OK', bundle: bundle! } : { status: 'UNAVAILABLE', bundle: new Uint8Array(0) }), { timeoutMs: t.readMs })
+      if (ok) this.onServed?.(from)
       await stream.close({ signal: AbortSignal.timeout(t.readMs) })
     } catch (err) {
       if (err instanceof ProtocolViolationError) this.components.onViolation(from, this.protocol, err)
