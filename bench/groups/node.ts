@@ -169,10 +169,12 @@ function timeMethod (obj: object, method: string, sink: PhaseSink): void {
  * an fsync unless the unit is deferred bookkeeping, src/store/README.md) and its envelope exchanges (`net.sendEnvelopes`: stream open, frames, the peer's
  * handler, acks) — in the real path, without changing the node.
  */
-function instrument (node: ParleyNode, sinks: { sqlite: PhaseSink, exchanges: PhaseSink, bundles?: PhaseSink }): void {
+function instrument (node: ParleyNode, sinks: { sqlite: PhaseSink, exchanges: PhaseSink, bundles?: PhaseSink, dials?: PhaseSink }): void {
   timeMethod(node.internals.store, 'write', sinks.sqlite)
   timeMethod(node.internals.net, 'sendEnvelopes', sinks.exchanges)
   if (sinks.bundles != null) timeMethod(node.internals.net, 'fetchBundle', sinks.bundles)
+  // the session set-up dials first (src/core/sessions.ts establish), then fetches the bundle over that connection
+  if (sinks.dials != null) timeMethod(node.internals.net, 'connect', sinks.dials)
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0)
@@ -431,7 +433,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     log?.('node: first message to a new contact')
     const fmP = newSamples()
     const fmB = newSamples()
-    const first = { sqlite: newSink(), exchanges: newSink(), bundles: newSink(), addContact: [] as number[] }
+    const first = { sqlite: newSink(), exchanges: newSink(), bundles: newSink(), dials: newSink(), addContact: [] as number[] }
     for (let r = 0; r < sizes.firstRounds; r++) {
       signal?.throwIfAborted()
       const parleyRound = async (): Promise<void> => {
@@ -446,7 +448,7 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
           const inv = (await p2.invite()).invite
           instrument(p1, first)
           instrument(p2, first)
-          const sinks = [first.sqlite, first.exchanges, first.bundles]
+          const sinks = [first.sqlite, first.exchanges, first.bundles, first.dials]
           for (const k of sinks) k.on = true
           await timedRound(fmP, 1, async () => {
             const t0 = performance.now()
@@ -491,7 +493,8 @@ async function run (opts: BenchOptions): Promise<Figure[]> {
     }
     const nFirst = fmP.perRound.length
     const firstBreakdown = `per first message (mean ${ms(sum(fmP.perRound.flat()) / nFirst)} ms): addContact ${ms(sum(first.addContact) / nFirst)} ms; ` +
-      `bundle fetch (dial + Noise + stream) ${ms(sum(first.bundles.ms) / nFirst)} ms; ` +
+      `dial (TCP + Noise + Yamux) ${ms(sum(first.dials.ms) / nFirst)} ms; ` +
+      `bundle fetch (stream + request on that connection) ${ms(sum(first.bundles.ms) / nFirst)} ms; ` +
       `${(first.exchanges.ms.length / nFirst).toFixed(1)} envelope exchanges ${ms(sum(first.exchanges.ms) / nFirst)} ms (incl. the peer's PreKey decrypt + commit); ` +
       `SQLite ${(first.sqlite.ms.length / nFirst).toFixed(1)} units (${((first.sqlite.ms.length - first.sqlite.deferred) / nFirst).toFixed(1)} full) ${ms(sum(first.sqlite.ms) / nFirst)} ms (both nodes); raw dial + stream open p50 ${ms(percentile(fmB.perRound.flat(), 50))} ms`
     log?.(`node: first-message breakdown: ${firstBreakdown}`)
