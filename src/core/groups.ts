@@ -109,6 +109,9 @@ export class GroupManager {
   private readonly topics = new Map<string, string>()
   private readonly locks = new Map<string, Promise<unknown>>()
   private readonly flushing = new Set<string>()
+  /** Group message ids whose publication is under way, and groups whose queue is being re-published. */
+  private readonly publishing = new Set<string>()
+  private readonly republishing = new Set<string>()
   private readonly early = new Map<string, Array<{ from: string, bytes: Uint8Array }>>()
   private readonly timers: NodeJS.Timeout[] = []
   private readonly peerNames = new Map<string, string>()
@@ -1006,22 +1009,37 @@ export class GroupManager {
 
   private async publish (g: Live, m: StoredGroupMessage): Promise<StoredGroupMessage> {
     if (g.topic == null || this.ctx.stopped) return m
+    // A message still waiting for its turn in the transport's send pacing (src/net/groups.ts) is still
+    // 'queued' in the store: a re-publication from the queue (tick) must not take a second turn for it,
+    // or a burst of sends fills the pacing queue with copies and later messages wait behind them.
+    if (this.publishing.has(m.id)) return m
+    this.publishing.add(m.id)
     try {
       // nobody subscribed yet (mesh still forming, everyone offline): stays queued, published again on
       // the next tick; members who miss it anyway get it through summaries (Part 5 §10)
       if ((await this.ctx.net.groups.publish(g.topic, m.wire, { signal: this.ctx.life.signal })).recipients === 0) return m
     } catch {
       return m
+    } finally {
+      this.publishing.delete(m.id)
     }
     await this.ctx.store.write(tx => { tx.groups.setGroupMessageStatus(g.gid, m.id, 'sent') })
     return { ...m, status: 'sent' }
   }
 
+  /** Publishes the group's queued messages in order; one pass per group at a time (ticks overlap a slow pass). */
   private async publishQueued (g: Live): Promise<void> {
-    const queued = await this.ctx.store.read(tx => tx.groups.queuedGroupMessages(g.gid))
-    for (const m of queued) {
-      const out = await this.publish(g, m)
-      if (out.status === 'sent') this.ctx.emit({ type: 'group-message', message: await this.messageInfo(g, out) })
+    if (this.republishing.has(g.gid)) return
+    this.republishing.add(g.gid)
+    try {
+      const queued = await this.ctx.store.read(tx => tx.groups.queuedGroupMessages(g.gid))
+      for (const m of queued) {
+        if (this.ctx.stopped) return
+        const out = await this.publish(g, m)
+        if (out.status === 'sent') this.ctx.emit({ type: 'group-message', message: await this.messageInfo(g, out) })
+      }
+    } finally {
+      this.republishing.delete(g.gid)
     }
   }
 
