@@ -39,6 +39,27 @@ async function exchange (x: ParleyNode, xName: string, y: ParleyNode, yName: str
   await y.send(xName, `${yName} to ${xName}`, { wait: true, timeoutMs: 30_000 })
 }
 
+type NodeOptions = Parameters<typeof startNode>[1]
+
+/**
+ * alice, bob (uses contacts' mailboxes) and carol (hosts one unless `carol` says otherwise), all three
+ * connected pairwise; with `introduce`, carol and bob then bob and alice exchange messages (carol's route
+ * tells bob she hosts, bob's reply registers with her, bob's next route names her to alice).
+ */
+async function trio (opts: { carol?: NodeOptions, introduce?: boolean } = {}): Promise<[ParleyNode, ParleyNode, ParleyNode]> {
+  const a = await startNode('alice', QUICK)
+  const b = await startNode('bob', { ...QUICK, contactMailboxes: true })
+  const c = await startNode('carol', opts.carol ?? { ...QUICK, hostMailboxes: true })
+  await connectPair(a, b)
+  await connectPair(a, c)
+  await connectPair(b, c)
+  if (opts.introduce === true) {
+    await exchange(c, 'carol', b, 'bob')
+    await exchange(b, 'bob', a, 'alice')
+  }
+  return [a, b, c]
+}
+
 async function throwaway (): Promise<EphemeralMailboxClient> {
   const c = await createEphemeralMailboxClient({ dialTimeoutMs: 10_000, readTimeoutMs: 10_000 })
   clients.push(c)
@@ -53,12 +74,8 @@ async function depositInput (recipient: string, tag: Uint8Array): Promise<{ tag:
 
 describe('mutual contacts as mailboxes (Part 4 §9)', () => {
   it('the recipient is offline: a mutual contact holds the mail; all N arrive exactly once, in order, with no relay', async () => {
-    const a = await startNode('alice', QUICK)
-    let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
-    const c = await startNode('carol', { ...QUICK, hostMailboxes: true })
-    await connectPair(a, b)
-    await connectPair(a, c)
-    await connectPair(b, c)
+    const [a, b0, c] = await trio()
+    let b = b0
     assert.ok(c.internals.mailboxes!.hosted != null, 'carol hosts a mailbox')
     assert.equal(b.internals.mailboxes!.hosted, null, 'bob does not')
     // carol tells bob she hosts; bob's reply carries his registration; bob then names carol to alice
@@ -160,12 +177,7 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
   })
 
   it('a new host reaches the other contacts with a route announcement, without a chat message', async () => {
-    const a = await startNode('alice', QUICK)
-    const b = await startNode('bob', { ...QUICK, contactMailboxes: true })
-    const c = await startNode('carol', { ...QUICK, hostMailboxes: true })
-    await connectPair(a, b)
-    await connectPair(a, c)
-    await connectPair(b, c)
+    const [a, b, c] = await trio()
     await exchange(a, 'alice', b, 'bob') // sessions; bob knows no host yet
     assert.equal((await storedRoute(a, b.peerId))?.mutual, undefined)
     await c.send('bob', 'I host', { wait: true, timeoutMs: 30_000 }) // bob learns carol hosts
@@ -177,14 +189,8 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
   })
 
   it('the host\'s per-contact quota: beyond it messages stay queued with "mailbox full", and all arrive later', async () => {
-    const a = await startNode('alice', QUICK)
-    let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
-    const c = await startNode('carol', { ...QUICK, hostMailboxes: true, mailbox: { fetchIntervalMs: 1_000, hostLimits: { maxItemsPerTag: 3 } } })
-    await connectPair(a, b)
-    await connectPair(a, c)
-    await connectPair(b, c)
-    await exchange(c, 'carol', b, 'bob')
-    await exchange(b, 'bob', a, 'alice')
+    const [a, b0, c] = await trio({ carol: { ...QUICK, hostMailboxes: true, mailbox: { fetchIntervalMs: 1_000, hostLimits: { maxItemsPerTag: 3 } } }, introduce: true })
+    let b = b0
     const bHome = homeOf(b)
     const bobId = b.peerId
     await b.stop()
@@ -208,14 +214,8 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
   })
 
   it('opting out withdraws: the host drops the registration and senders drop the hints', async () => {
-    const a = await startNode('alice', QUICK)
-    let b = await startNode('bob', { ...QUICK, contactMailboxes: true })
-    const c = await startNode('carol', { ...QUICK, hostMailboxes: true })
-    await connectPair(a, b)
-    await connectPair(a, c)
-    await connectPair(b, c)
-    await exchange(c, 'carol', b, 'bob')
-    await exchange(b, 'bob', a, 'alice')
+    const [a, b0, c] = await trio({ introduce: true })
+    let b = b0
     assert.ok((await storedRoute(c, b.peerId))?.hostTag != null)
     assert.equal((await storedRoute(a, b.peerId))?.mutual?.length, 1)
     const bHome = homeOf(b)
@@ -232,14 +232,7 @@ describe('mutual contacts as mailboxes (Part 4 §9)', () => {
   })
 
   it('opt-in on both sides: no registration with a host that does not host, no hints from a recipient that did not opt in', async () => {
-    const a = await startNode('alice', QUICK)
-    const b = await startNode('bob', { ...QUICK, contactMailboxes: true })
-    const c = await startNode('carol', QUICK) // does not host
-    await connectPair(a, b)
-    await connectPair(a, c)
-    await connectPair(b, c)
-    await exchange(c, 'carol', b, 'bob')
-    await exchange(b, 'bob', a, 'alice')
+    const [a, b, c] = await trio({ carol: QUICK, introduce: true }) // carol does not host
     assert.equal(c.internals.mailboxes!.hosted, null, 'carol serves no mailbox')
     assert.equal((await storedRoute(b, c.peerId))?.hosting ?? false, false)
     assert.equal((await storedRoute(c, b.peerId))?.hostTag, undefined, 'bob never registered with carol')
